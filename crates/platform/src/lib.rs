@@ -1,0 +1,11 @@
+//! What both services run on. Each module is one concern; nothing here knows about
+//! verification codes or chat rooms.
+
+pub mod client_ip;
+pub mod database;
+pub mod env;
+pub mod http_error;
+pub mod origins;
+pub mod readiness;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,48 @@
+//! A fresh, empty database per test app, dropped when the guard goes.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+/// Server URL without a database name; `TEST_DATABASE_URL` overrides.
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = admin().await;
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        Self {
+            url: format!("{}/{name}", server_url()),
+            name,
+        }
+    }
+
+    /// Drops the database, cutting off any connection still open to it.
+    pub async fn drop_now(&self) {
+        if let Ok(mut admin) = AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+}
+
+async fn admin() -> AsyncPgConnection {
+    let url = format!("{}/postgres", server_url());
+    AsyncPgConnection::establish(&url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e} (is PostgreSQL running?)"))
+}
