@@ -42,7 +42,10 @@ impl ResponseError for AuthError {
 
     fn error_response(&self) -> HttpResponse {
         let (code, message) = match self {
-            Self::Unavailable => ("unavailable", "authentication is temporarily unavailable".to_owned()),
+            Self::Unavailable => (
+                "unavailable",
+                "authentication is temporarily unavailable".to_owned(),
+            ),
             other => ("invalid_token", other.to_string()),
         };
         let mut resp = HttpResponse::build(self.status_code());
@@ -113,7 +116,9 @@ impl FromRequest for Authenticated {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let auth = req.app_data::<web::Data<Authenticator>>().map(|d| Arc::clone(d));
+        let auth = req
+            .app_data::<web::Data<Authenticator>>()
+            .map(|d| Arc::clone(d));
         let token = bearer_token(req).map(str::to_owned);
         Box::pin(async move {
             let Some(auth) = auth else {

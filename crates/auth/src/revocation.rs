@@ -87,8 +87,9 @@ impl RevocationKeys {
         if let Some((jti, ttl)) = access {
             pipe.set_ex(self.jti(jti), "1", ttl.max(1)).ignore();
         }
-        let payload = serde_json::to_string(&Revocation { sid, reason })
-            .map_err(|e| redis::RedisError::from((redis::ErrorKind::Client, "serialize", e.to_string())))?;
+        let payload = serde_json::to_string(&Revocation { sid, reason }).map_err(|e| {
+            redis::RedisError::from((redis::ErrorKind::Client, "serialize", e.to_string()))
+        })?;
         pipe.publish(self.channel(), payload).ignore();
         pipe.query_async::<()>(conn).await
     }

@@ -82,7 +82,11 @@ mod tests {
     #[test]
     fn untrusted_peer_is_the_client_whatever_it_forwards() {
         let req = TestRequest::default()
-            .peer_addr("203.0.113.9:5000".parse().unwrap_or_else(|_| unreachable!()))
+            .peer_addr(
+                "203.0.113.9:5000"
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!()),
+            )
             .insert_header(("X-Forwarded-For", "1.1.1.1"))
             .to_http_request();
         assert_eq!(

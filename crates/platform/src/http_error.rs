@@ -35,7 +35,10 @@ pub fn json_error(
 pub fn json_config() -> actix_web::web::JsonConfig {
     actix_web::web::JsonConfig::default()
         .limit(16 * 1024)
+        // Clients that label JSON as text/plain (or not at all) are still served;
+        // what decides is whether the body parses.
         .content_type_required(false)
+        .content_type(|_| true)
         .error_handler(|err, _req| {
             let resp = json_error(
                 StatusCode::BAD_REQUEST,

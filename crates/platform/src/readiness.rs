@@ -23,7 +23,10 @@ pub async fn redis_ok(pool: &deadpool_redis::Pool) -> bool {
             .await
             .ok()
     };
-    matches!(tokio::time::timeout(CHECK_TIMEOUT, check).await, Ok(Some(_)))
+    matches!(
+        tokio::time::timeout(CHECK_TIMEOUT, check).await,
+        Ok(Some(_))
+    )
 }
 
 pub async fn postgres_ok(pool: &PgPool) -> bool {
@@ -31,7 +34,10 @@ pub async fn postgres_ok(pool: &PgPool) -> bool {
         let mut conn = pool.get().await.ok()?;
         diesel::sql_query("SELECT 1").execute(&mut conn).await.ok()
     };
-    matches!(tokio::time::timeout(CHECK_TIMEOUT, check).await, Ok(Some(_)))
+    matches!(
+        tokio::time::timeout(CHECK_TIMEOUT, check).await,
+        Ok(Some(_))
+    )
 }
 
 /// 200 when every dependency answers, else 503 naming what is down.

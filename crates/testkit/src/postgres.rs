@@ -32,11 +32,33 @@ impl TestDatabase {
 
     /// Drops the database, cutting off any connection still open to it.
     pub async fn drop_now(&self) {
-        if let Ok(mut admin) = AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-                .execute(&mut admin)
-                .await;
-        }
+        drop_database(&self.name).await;
+    }
+}
+
+/// Dropping the guard drops the database, on a thread of its own so it works
+/// whatever runtime (or none) the test is in.
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(drop_database(&name));
+            }
+        })
+        .join();
+    }
+}
+
+async fn drop_database(name: &str) {
+    if let Ok(mut admin) = AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await
+    {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
     }
 }
 

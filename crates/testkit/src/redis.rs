@@ -17,7 +17,9 @@ pub fn pool() -> deadpool_redis::Pool {
 /// Deletes every key under a prefix (tests leave codes and rate limits behind).
 pub async fn clear_prefix(pool: &deadpool_redis::Pool, prefix: &str) {
     use deadpool_redis::redis;
-    let Ok(mut conn) = pool.get().await else { return };
+    let Ok(mut conn) = pool.get().await else {
+        return;
+    };
     let mut cursor: u64 = 0;
     loop {
         let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
@@ -39,4 +41,21 @@ pub async fn clear_prefix(pool: &deadpool_redis::Pool, prefix: &str) {
         }
         cursor = next;
     }
+}
+
+/// Clears a prefix from a thread of its own; for `Drop` impls of test apps.
+pub fn clear_prefix_blocking(prefix: &str) {
+    let prefix = prefix.to_owned();
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(async {
+                let pool = pool();
+                clear_prefix(&pool, &prefix).await;
+            });
+        }
+    })
+    .join();
 }

@@ -25,19 +25,38 @@ pub struct Mail {
 }
 
 impl Mail {
-    /// The first run of exactly six digits in the message (the verification code).
-    pub fn code(&self) -> Option<String> {
-        let bytes = self.data.as_bytes();
-        (0..bytes.len().saturating_sub(5)).find_map(|i| {
-            let run = &bytes[i..i + 6];
-            let before = i.checked_sub(1).map(|j| bytes[j]);
-            let after = bytes.get(i + 6).copied();
-            (run.iter().all(u8::is_ascii_digit)
-                && !before.is_some_and(|b| b.is_ascii_digit())
-                && !after.is_some_and(|b| b.is_ascii_digit()))
-            .then(|| String::from_utf8_lossy(run).into_owned())
-        })
+    /// The message with quoted-printable soft line breaks and `=3D` undone, so
+    /// text can be searched whatever the transfer encoding wrapped.
+    pub fn text(&self) -> String {
+        self.data
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("=3D", "=")
     }
+
+    /// The verification code: the six-digit run in the Subject line, else the
+    /// first one in the decoded text.
+    pub fn code(&self) -> Option<String> {
+        let subject = self
+            .data
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("subject:"))
+            .and_then(six_digits);
+        subject.or_else(|| six_digits(&self.text()))
+    }
+}
+
+fn six_digits(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(5)).find_map(|i| {
+        let run = &bytes[i..i + 6];
+        let before = i.checked_sub(1).map(|j| bytes[j]);
+        let after = bytes.get(i + 6).copied();
+        (run.iter().all(u8::is_ascii_digit)
+            && !before.is_some_and(|b| b.is_ascii_digit())
+            && !after.is_some_and(|b| b.is_ascii_digit()))
+        .then(|| String::from_utf8_lossy(run).into_owned())
+    })
 }
 
 #[derive(Default)]
@@ -85,7 +104,11 @@ impl SmtpSink {
     }
 
     pub fn mails(&self) -> Vec<Mail> {
-        self.state.mails.lock().map(|m| m.clone()).unwrap_or_default()
+        self.state
+            .mails
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
     }
 
     pub fn mails_to(&self, address: &str) -> Vec<Mail> {

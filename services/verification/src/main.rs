@@ -1,1 +1,30 @@
-fn main() {}
+use anyhow::Context;
+use platform::env::{self, LogFormat};
+use verification::{config::Config, startup::Application};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    env::load_dotenv();
+    platform::telemetry::init(LogFormat::from_env()?, "info");
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => {
+            let config = Config::from_env()?;
+            let app = Application::build(config).await?;
+            app.run_until_stopped(platform::shutdown::signal()).await
+        }
+        Some("migrate") => {
+            let url = env::or(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/chatverify",
+            );
+            let applied = platform::database::migrate(&url)
+                .await
+                .context("DATABASE_URL")?;
+            tracing::info!(?applied, "migrations applied");
+            Ok(())
+        }
+        Some(other) => {
+            anyhow::bail!("unknown command {other:?}; usage: verification [serve|migrate]")
+        }
+    }
+}

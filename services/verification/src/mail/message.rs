@@ -1,0 +1,74 @@
+//! The verification mail: plain text and HTML, stating the code and its lifetime.
+
+use lettre::{
+    Message,
+    message::{Mailbox, MultiPart, SinglePart, header::ContentType},
+};
+
+use crate::{codes::Code, email::Email};
+
+pub fn verification(
+    from: &Mailbox,
+    to: &Email,
+    code: &Code,
+    ttl_secs: u64,
+) -> Result<Message, lettre::error::Error> {
+    let lifetime = lifetime(ttl_secs);
+    let digits = code.digits();
+    let text = format!(
+        "Your verification code is {digits}\r\n\r\n\
+         It expires in {lifetime} and works once.\r\n\r\n\
+         If you did not ask for it, ignore this mail: nobody can sign in without the code.\r\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\">\
+         <p>Your verification code is</p>\
+         <p style=\"font-size:28px;letter-spacing:6px;font-weight:bold\">{digits}</p>\
+         <p>It expires in {lifetime} and works once.</p>\
+         <p style=\"color:#666\">If you did not ask for it, ignore this mail: nobody can sign in without the code.</p>\
+         </body></html>"
+    );
+    let to: Mailbox = to
+        .as_str()
+        .parse()
+        .map_err(|_| lettre::error::Error::MissingTo)?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(format!("{digits} is your verification code"))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(text),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html),
+                ),
+        )
+}
+
+/// "5 minutes", "1 minute", "90 seconds".
+fn lifetime(secs: u64) -> String {
+    match secs {
+        1 => "1 second".into(),
+        60 => "1 minute".into(),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetime_reads_naturally() {
+        assert_eq!(lifetime(300), "5 minutes");
+        assert_eq!(lifetime(60), "1 minute");
+        assert_eq!(lifetime(90), "90 seconds");
+    }
+}

@@ -1,0 +1,16 @@
+use actix_web::{HttpResponse, web};
+use platform::readiness;
+
+use crate::startup::AppState;
+
+pub async fn healthz() -> HttpResponse {
+    readiness::healthz().await
+}
+
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let (redis, postgres) = tokio::join!(
+        readiness::redis_ok(&state.redis),
+        readiness::postgres_ok(&state.db)
+    );
+    readiness::report(&[("redis", redis), ("postgres", postgres)])
+}

@@ -1,0 +1,247 @@
+use std::{net::SocketAddr, time::Duration};
+
+use deadpool_redis::redis;
+use platform::{client_ip::TrustedProxies, env::LogFormat, origins::AllowedOrigins};
+use serde_json::{Value, json};
+use testkit::{
+    keys::{self, KeyPair},
+    postgres::TestDatabase,
+    smtp::SmtpSink,
+};
+use tokio::{sync::oneshot, task::JoinHandle};
+use verification::{
+    config::{CodeRules, Config, MailConfig, TokenConfig},
+    mail::transport::TransportKind,
+    startup::Application,
+};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub smtp: SmtpSink,
+    /// Dropped with the app, and the database with it.
+    _db: TestDatabase,
+    pub redis: deadpool_redis::Pool,
+    pub prefix: String,
+    pub keys: KeyPair,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn base_config(db: &TestDatabase, smtp: &SmtpSink, keys: &KeyPair, prefix: &str) -> Config {
+    Config {
+        listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        redis_url: testkit::redis::url(),
+        database_url: db.url.clone(),
+        database_pool_size: 4,
+        private_key: keys.private_path.clone(),
+        public_keys: vec![keys.public_path.clone()],
+        code_hash_key: None,
+        tokens: TokenConfig {
+            issuer: "chatverify".into(),
+            audience: "chatverify".into(),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 3600,
+        },
+        codes: CodeRules {
+            ttl_secs: 300,
+            resend_cooldown_secs: 60,
+            max_attempts: 5,
+            send_limit_per_address: 10,
+            send_limit_per_ip: 50,
+        },
+        mail: MailConfig {
+            transport: TransportKind::parse(&smtp.url()).unwrap_or_else(|e| panic!("{e}")),
+            from: "no-reply@chatverify.test"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+            queue_capacity: 100,
+            concurrency: 4,
+            max_attempts: 5,
+            drain_timeout: Duration::from_secs(10),
+        },
+        allowed_origins: AllowedOrigins::default(),
+        trusted_proxies: TrustedProxies::default(),
+        redis_key_prefix: prefix.to_owned(),
+        log_format: LogFormat::Pretty,
+        migrate_on_start: true,
+        workers: 2,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    testkit::logs::init();
+    let smtp = SmtpSink::start().await;
+    let db = TestDatabase::create().await;
+    let dir = keys::temp_dir("verification");
+    let keys = keys::generate(&dir, "test-key");
+    let prefix = testkit::redis::unique_prefix();
+    let mut config = base_config(&db, &smtp, &keys, &prefix);
+    customize(&mut config);
+    let app = Application::build(config)
+        .await
+        .unwrap_or_else(|e| panic!("build app: {e:?}"));
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}")),
+        smtp,
+        _db: db,
+        redis: testkit::redis::pool(),
+        prefix,
+        keys,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    pub async fn send_code(&self, email: &str) -> reqwest::Response {
+        self.post_json("/v1/verification/send", &json!({ "email": email }))
+            .await
+    }
+
+    pub async fn confirm(&self, email: &str, code: &str) -> reqwest::Response {
+        self.post_json(
+            "/v1/verification/confirm",
+            &json!({ "email": email, "code": code }),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json(
+            "/v1/token/refresh",
+            &json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
+    pub async fn me(&self, access_token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/v1/me"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET /v1/me: {e}"))
+    }
+
+    pub async fn logout(&self, access_token: &str, body: Option<Value>) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url("/v1/logout"))
+            .bearer_auth(access_token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /v1/logout: {e}"))
+    }
+
+    /// The code mailed in the `nth` (1-based) mail to `email`.
+    pub async fn mailed_code(&self, email: &str, nth: usize) -> String {
+        self.smtp
+            .code_for(email, nth)
+            .await
+            .unwrap_or_else(|| panic!("no code mailed to {email} (mail #{nth})"))
+    }
+
+    /// Sends a code, reads it from the SMTP sink, confirms it: a signed-in user.
+    pub async fn login(&self, email: &str) -> Value {
+        let sent = self.send_code(email).await;
+        assert_eq!(sent.status(), 202);
+        let nth = self.smtp.mails_to(email).len() + 1;
+        let code = self.mailed_code(email, nth).await;
+        let confirmed = self.confirm(email, &code).await;
+        assert_eq!(confirmed.status(), 200);
+        json_body(confirmed).await
+    }
+
+    pub async fn redis_conn(&self) -> deadpool_redis::Connection {
+        self.redis
+            .get()
+            .await
+            .unwrap_or_else(|e| panic!("redis: {e}"))
+    }
+
+    pub async fn redis_hash(&self, key: &str) -> Vec<(String, String)> {
+        let mut conn = self.redis_conn().await;
+        redis::cmd("HGETALL")
+            .arg(format!("{}{key}", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("HGETALL: {e}"))
+    }
+
+    /// Stops the app as SIGTERM would and waits for it to finish draining.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .unwrap_or_else(|e| panic!("server task: {e}"))
+                .unwrap_or_else(|e| panic!("server: {e:?}"));
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // The database goes with `self.db`'s own guard.
+        testkit::redis::clear_prefix_blocking(&self.prefix);
+    }
+}
+
+pub async fn json_body(resp: reqwest::Response) -> Value {
+    resp.json()
+        .await
+        .unwrap_or_else(|e| panic!("response is not JSON: {e}"))
+}
+
+/// Asserts the contract's error shape and returns the body.
+pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status for {code}");
+    let body = json_body(resp).await;
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+pub fn unique_email(label: &str) -> String {
+    format!("{label}-{}@example.com", uuid::Uuid::new_v4().simple())
+}

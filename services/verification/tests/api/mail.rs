@@ -1,0 +1,160 @@
+use std::time::Duration;
+
+use verification::mail::transport::TransportKind;
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, unique_email};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mail_has_text_and_html_parts_stating_the_code_and_its_lifetime() {
+    let app = spawn_app().await;
+    let email = unique_email("parts");
+    app.send_code(&email).await;
+    let mails = app.smtp.wait_for(&email, 1, Duration::from_secs(5)).await;
+    let mail = &mails[0];
+    let code = mail.code().unwrap_or_default();
+    assert_eq!(mail.from, "no-reply@chatverify.test");
+    let text = mail.text();
+    assert!(text.contains("multipart/alternative"), "{text}");
+    assert!(text.contains("text/plain"));
+    assert!(text.contains("text/html"));
+    assert!(text.matches("expires in 5 minutes").count() >= 2, "{text}");
+    assert!(
+        text.matches(code.as_str()).count() >= 3,
+        "subject, text and html"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_smtp_failures_are_retried_until_the_mail_is_delivered() {
+    let app = spawn_app().await;
+    app.smtp.fail_next(2);
+    let email = unique_email("retry");
+    assert_eq!(app.send_code(&email).await.status(), 202);
+    let mails = app.smtp.wait_for(&email, 1, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 1, "delivered on the third attempt");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        metrics.contains("verification_mail_failures_total{result=\"retried\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_smtp_server_does_not_slow_send() {
+    let app = spawn_app().await;
+    app.smtp.set_delay(Duration::from_millis(400));
+    let email = unique_email("slow");
+    assert_eq!(app.send_code(&email).await.status(), 202);
+    // Answered before the mail could possibly have been delivered (each SMTP
+    // command is stalled, and a delivery takes several).
+    assert!(app.smtp.mails_to(&email).is_empty());
+    let mails = app.smtp.wait_for(&email, 1, Duration::from_secs(15)).await;
+    assert_eq!(mails.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_mail_queue_answers_unavailable_and_spends_nothing() {
+    let app = spawn_app_with(|c| {
+        c.mail.queue_capacity = 1;
+        c.mail.concurrency = 1;
+    })
+    .await;
+    app.smtp.set_delay(Duration::from_millis(300));
+    let emails: Vec<String> = (0..4).map(|i| unique_email(&format!("full{i}"))).collect();
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    for email in &emails {
+        let resp = app.send_code(email).await;
+        if resp.status() == 202 {
+            accepted.push(email.clone());
+        } else {
+            assert!(resp.headers().contains_key("retry-after"));
+            assert_error(resp, 503, "unavailable").await;
+            refused.push(email.clone());
+        }
+    }
+    assert!(!refused.is_empty(), "a queue of one must overflow");
+    assert!(!accepted.is_empty());
+    for email in &accepted {
+        assert_eq!(
+            app.smtp
+                .wait_for(email, 1, Duration::from_secs(20))
+                .await
+                .len(),
+            1
+        );
+    }
+    // A refused address spent no cooldown: it can ask again once the queue drained.
+    assert_eq!(app.send_code(&refused[0]).await.status(), 202);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_mail_is_delivered_before_shutdown_completes() {
+    let mut app = spawn_app_with(|c| c.mail.concurrency = 1).await;
+    app.smtp.set_delay(Duration::from_millis(100));
+    let emails: Vec<String> = (0..3).map(|i| unique_email(&format!("drain{i}"))).collect();
+    for email in &emails {
+        assert_eq!(app.send_code(email).await.status(), 202);
+    }
+    app.stop().await;
+    for email in &emails {
+        assert_eq!(
+            app.smtp.mails_to(email).len(),
+            1,
+            "{email} was not delivered"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_file_transport_writes_one_eml_per_mail() {
+    let dir = testkit::keys::temp_dir("mailfiles");
+    let transport =
+        TransportKind::parse(&format!("file:{}", dir.display())).unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_app_with(move |c| c.mail.transport = transport).await;
+    let email = unique_email("file");
+    assert_eq!(app.send_code(&email).await.status(), 202);
+    let mut found = None;
+    for _ in 0..50 {
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if let Some(eml) = files
+            .iter()
+            .find(|p| p.extension().is_some_and(|x| x == "eml"))
+        {
+            found = std::fs::read_to_string(eml).ok();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let eml = found.unwrap_or_else(|| panic!("no .eml written"));
+    assert!(eml.contains(&email));
+    assert!(eml.contains("is your verification code"));
+}
+
+#[test]
+fn mail_transport_settings_are_checked() {
+    for ok in [
+        "log",
+        "file:/tmp/mail",
+        "smtp://127.0.0.1:2525",
+        "smtps://user:pass@mail.example.com:465",
+        "smtp+starttls://user:pass@mail.example.com:587",
+    ] {
+        assert!(TransportKind::parse(ok).is_ok(), "{ok}");
+    }
+    for bad in ["", "mail", "file:", "http://x", "smtp//x"] {
+        assert!(TransportKind::parse(bad).is_err(), "{bad}");
+    }
+    let debug = format!("{:?}", TransportKind::parse("smtps://user:secret@h:465"));
+    assert!(!debug.contains("secret"));
+}

@@ -1,0 +1,11 @@
+//! Verification service tests: the real app on a random port, against real Redis,
+//! a fresh PostgreSQL database and a real SMTP listener per test.
+
+mod account;
+mod confirm;
+mod emails;
+mod helpers;
+mod mail;
+mod operations;
+mod send;
+mod tokens;
