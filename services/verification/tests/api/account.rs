@@ -117,3 +117,30 @@ async fn me_refuses_missing_garbage_foreign_and_expired_tokens() {
     let expired = signer.sign(&claims).unwrap_or_else(|e| panic!("{e}"));
     assert_error(app.me(&expired).await, 401, "invalid_token").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn patch_me_needs_a_valid_bearer_token() {
+    let app = spawn_app().await;
+    let patch = app
+        .client
+        .patch(app.url("/v1/me"))
+        .json(&json!({"display_name": "Ann"}));
+    assert_error(
+        patch.send().await.unwrap_or_else(|e| panic!("{e}")),
+        401,
+        "invalid_token",
+    )
+    .await;
+    let pair = app.login(&unique_email("patchout")).await;
+    let access = s(&pair, "access_token");
+    assert_eq!(app.logout(&access, None).await.status(), 204);
+    let resp = app
+        .client
+        .patch(app.url("/v1/me"))
+        .bearer_auth(&access)
+        .json(&json!({"display_name": "Ann"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_error(resp, 401, "invalid_token").await;
+}
