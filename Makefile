@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test lint fmt services deploy-check check
+.PHONY: run test lint fmt services deploy-check check bench
 
 ## run: Redis + PostgreSQL (reused, started or installed), dev keys, both services
 run:
@@ -28,6 +28,20 @@ services:
 ## deploy-check: render the Kubernetes overlays and validate them and compose offline
 deploy-check:
 	@bash deploy/check.sh
+
+.PHONY: web-test e2e
+
+## web-test: the web client's unit tests (npm ci, then vitest)
+web-test:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npx vitest run
+
+## e2e: the web app against both services in a real browser (installs chromium and npm packages)
+e2e:
+	@bash web/e2e/run.sh
+
+## bench: release builds, verification + two chat replicas, every load scenario; writes bench/results/
+bench:
+	@bash scripts/bench.sh
 
 ## check: what CI runs
 check: lint test deploy-check
