@@ -1,1 +1,27 @@
-fn main() {}
+//! `chat` serves; `chat migrate` applies pending migrations and exits.
+
+use anyhow::Context;
+use chat::{Application, Config};
+use platform::env::{LogFormat, load_dotenv};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    load_dotenv();
+    platform::telemetry::init(LogFormat::from_env()?, "info");
+    match std::env::args().nth(1).as_deref() {
+        None => {
+            let config = Config::from_env()?;
+            Application::build(config).await?.run_until_stopped().await
+        }
+        Some("migrate") => {
+            let url = platform::env::or(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/chatverify",
+            );
+            let applied = platform::database::migrate(&url).await.context("migrate")?;
+            tracing::info!(?applied, "migrations applied");
+            Ok(())
+        }
+        Some(other) => anyhow::bail!("unknown command {other:?}: run `chat` or `chat migrate`"),
+    }
+}

@@ -1,0 +1,248 @@
+//! The replica's one Redis subscriber connection: room channels while they have
+//! local members, plus the auth revocation channel. It uses RESP3 so the same
+//! connection can be named (`CLIENT SETNAME`, for operators and tests) and pinged.
+//!
+//! When the connection drops, the replica reports not ready, reconnects with
+//! backoff, resubscribes every room that has local members, and re-checks the
+//! revocation markers of its open sockets, since announcements sent during the
+//! gap were lost. Messages published during the gap are in PostgreSQL, where
+//! clients reach them with `since`.
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use auth::{Revocation, RevocationKeys};
+use deadpool_redis::redis::{
+    self, AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value,
+    aio::MultiplexedConnection,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Channels, hub::SubCommand, publish};
+use crate::{fanout::Hub, metrics::Metrics};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+const PING_EVERY: Duration = Duration::from_secs(5);
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Whether the subscriber is connected; `/readyz` reports it.
+#[derive(Debug, Clone, Default)]
+pub struct FanoutStatus(Arc<AtomicBool>);
+
+impl FanoutStatus {
+    pub fn is_connected(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, up: bool) {
+        self.0.store(up, Ordering::Release);
+    }
+}
+
+pub struct Subscriber {
+    pub redis_url: String,
+    /// `CLIENT SETNAME` value; names the replica in `CLIENT LIST`.
+    pub client_name: String,
+    pub channels: Channels,
+    pub hub: Arc<Hub>,
+    pub metrics: Metrics,
+    pub status: FanoutStatus,
+    pub revocation_keys: RevocationKeys,
+    pub pool: deadpool_redis::Pool,
+    pub commands: mpsc::UnboundedReceiver<SubCommand>,
+    pub shutdown: CancellationToken,
+}
+
+struct Connected {
+    conn: MultiplexedConnection,
+    pushes: mpsc::UnboundedReceiver<PushInfo>,
+    subscribed: HashSet<Arc<str>>,
+}
+
+impl Subscriber {
+    pub async fn run(mut self) {
+        let mut backoff = BACKOFF_START;
+        let mut ever_connected = false;
+        while !self.shutdown.is_cancelled() {
+            match self.connect().await {
+                Ok(mut connected) => {
+                    backoff = BACKOFF_START;
+                    self.status.set(true);
+                    if ever_connected {
+                        self.metrics.redis_reconnects.inc();
+                        tracing::info!("redis subscriber reconnected");
+                        self.recheck_revocations().await;
+                    }
+                    ever_connected = true;
+                    let why = self.serve(&mut connected).await;
+                    self.status.set(false);
+                    self.metrics.rooms_subscribed.set(0);
+                    match why {
+                        Ok(()) => return,
+                        Err(e) => tracing::warn!(error = %e, "redis subscriber connection lost"),
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, ?backoff, "redis subscriber cannot connect"),
+            }
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    async fn connect(&self) -> anyhow::Result<Connected> {
+        let info = self.redis_url.as_str().into_connection_info()?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings))?;
+        let (tx, pushes) = mpsc::unbounded_channel();
+        let config = AsyncConnectionConfig::new()
+            .set_push_sender(tx)
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(&self.client_name)
+            .query_async::<()>(&mut conn)
+            .await?;
+        let rooms = self.hub.rooms();
+        let mut names: Vec<String> = rooms.iter().map(|r| self.channels.room(r)).collect();
+        names.push(self.channels.revocations().to_owned());
+        conn.subscribe(&names).await?;
+        self.metrics
+            .rooms_subscribed
+            .set(i64::try_from(rooms.len()).unwrap_or(i64::MAX));
+        Ok(Connected {
+            conn,
+            pushes,
+            subscribed: rooms.into_iter().collect(),
+        })
+    }
+
+    /// Runs until shutdown (`Ok`) or until the connection fails (`Err`).
+    async fn serve(&mut self, c: &mut Connected) -> anyhow::Result<()> {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return Ok(()),
+                push = c.pushes.recv() => match push {
+                    Some(p) if p.kind == PushKind::Disconnection => anyhow::bail!("disconnected"),
+                    Some(p) => self.on_push(p),
+                    None => anyhow::bail!("push channel closed"),
+                },
+                command = self.commands.recv() => match command {
+                    Some(command) => self.apply(c, command).await?,
+                    None => return Ok(()),
+                },
+                _ = ping.tick() => {
+                    redis::cmd("PING").query_async::<Value>(&mut c.conn).await?;
+                }
+            }
+        }
+    }
+
+    async fn apply(&self, c: &mut Connected, command: SubCommand) -> anyhow::Result<()> {
+        match command {
+            SubCommand::Subscribe { room, ack } => {
+                if !c.subscribed.contains(&room) {
+                    c.conn.subscribe(self.channels.room(&room)).await?;
+                    c.subscribed.insert(room);
+                    self.metrics.rooms_subscribed.inc();
+                }
+                let _ = ack.send(());
+            }
+            SubCommand::Unsubscribe { room } => {
+                if c.subscribed.contains(&room) && !self.hub.has_members(&room) {
+                    c.conn.unsubscribe(self.channels.room(&room)).await?;
+                    c.subscribed.remove(&room);
+                    self.metrics.rooms_subscribed.dec();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_push(&self, push: PushInfo) {
+        if push.kind != PushKind::Message {
+            return;
+        }
+        let mut data = push.data.into_iter();
+        let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
+            return;
+        };
+        let (Ok(channel), Ok(payload)) = (
+            redis::from_redis_value::<String>(channel),
+            redis::from_redis_value::<Vec<u8>>(payload),
+        ) else {
+            return;
+        };
+        if channel == self.channels.revocations() {
+            self.on_revocation(&payload);
+        } else if let Some(room) = self.channels.room_of(&channel) {
+            let Some((delivery, published_at)) = publish::decode(Arc::from(room), payload) else {
+                tracing::warn!(%channel, "ignoring a malformed room payload");
+                return;
+            };
+            self.hub.deliver(&Arc::new(delivery));
+            let micros = publish::now_micros().saturating_sub(published_at).max(0);
+            #[allow(clippy::cast_precision_loss)] // microseconds to seconds, for a histogram
+            self.metrics
+                .fanout_latency_seconds
+                .observe(micros as f64 / 1e6);
+        }
+    }
+
+    fn on_revocation(&self, payload: &[u8]) {
+        match serde_json::from_slice::<Revocation>(payload) {
+            Ok(r) => {
+                let closed = self.hub.revoke(r.sid);
+                tracing::info!(sid = %r.sid, reason = ?r.reason, closed, "login revoked");
+            }
+            Err(e) => tracing::warn!(error = %e, "ignoring a malformed revocation"),
+        }
+    }
+
+    async fn recheck_revocations(&self) {
+        let logins = self.hub.logins();
+        if logins.is_empty() {
+            return;
+        }
+        let Ok(mut conn) = self.pool.get().await else {
+            tracing::warn!("cannot re-check revocations: no redis connection");
+            return;
+        };
+        for (sid, jti) in logins {
+            let mut pipe = redis::pipe();
+            pipe.exists(self.revocation_keys.sid(sid))
+                .exists(self.revocation_keys.jti(jti));
+            match pipe.query_async::<(bool, bool)>(&mut conn).await {
+                Ok((true, _)) => {
+                    self.hub.revoke(sid);
+                }
+                Ok((false, true)) => self.hub.revoke_jti(jti),
+                Ok((false, false)) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation re-check failed");
+                    return;
+                }
+            }
+        }
+    }
+}

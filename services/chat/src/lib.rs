@@ -1,0 +1,21 @@
+//! The chat service: WebSocket rooms, stored history, fan-out across replicas.
+//!
+//! - [`domain`]: room names, frames and message rules, free of I/O.
+//! - [`store`]: PostgreSQL; the batching writer.
+//! - [`fanout`]: this replica's sockets and rooms, Redis pub/sub in and out.
+//! - [`socket`]: one task per WebSocket.
+//! - [`routes`]: the HTTP handlers; [`startup`]: wiring, run by `main` and tests.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod fanout;
+pub mod metrics;
+pub mod routes;
+pub mod socket;
+pub mod startup;
+pub mod store;
+mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

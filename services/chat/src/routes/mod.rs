@@ -1,0 +1,41 @@
+//! HTTP routes: thin handlers over the domain, the store and the socket tasks.
+
+mod health;
+mod history;
+mod ws;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use auth::Authenticator;
+use platform::{client_ip::TrustedProxies, origins::AllowedOrigins};
+
+use crate::{fanout::subscriber::FanoutStatus, socket::SocketContext, store::Store};
+
+/// What the handlers share, registered as `web::Data<AppState>`.
+pub struct AppState {
+    pub sockets: Arc<SocketContext>,
+    pub auth: Arc<Authenticator>,
+    pub origins: AllowedOrigins,
+    pub proxies: TrustedProxies,
+    pub store: Store,
+    pub redis: deadpool_redis::Pool,
+    pub fanout: FanoutStatus,
+}
+
+/// CORS covers the JSON API only: the WebSocket handshake makes its own `Origin`
+/// check and must answer a refused origin with the contract's 403.
+pub fn configure(cfg: &mut web::ServiceConfig, origins: &AllowedOrigins) {
+    cfg.route("/healthz", web::get().to(platform::readiness::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(
+            web::scope("/v1")
+                .wrap(origins.cors())
+                .route("/rooms/{room}/messages", web::get().to(history::messages)),
+        )
+        // Both spellings of each socket URL: the contract's, and without the slash.
+        .route("/ws/chat/", web::get().to(ws::lobby))
+        .route("/ws/chat", web::get().to(ws::lobby))
+        .route("/ws/chat/{room}/", web::get().to(ws::room))
+        .route("/ws/chat/{room}", web::get().to(ws::room));
+}

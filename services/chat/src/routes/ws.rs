@@ -1,0 +1,97 @@
+//! The WebSocket handshake. Everything is checked before the upgrade, so a
+//! refused client gets an HTTP error with the contract's JSON body, never a
+//! socket that opens and then closes.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use auth::{AuthError, bearer_token};
+use serde::Deserialize;
+
+use super::AppState;
+use crate::{domain::RoomName, error::ApiError, socket};
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    /// Browsers cannot set headers on a WebSocket, so the token may come here.
+    token: Option<String>,
+    /// Replay the URL room's stored messages after this id (reconnecting clients).
+    since: Option<i64>,
+}
+
+pub async fn lobby(
+    req: HttpRequest,
+    body: web::Payload,
+    query: web::Query<WsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    connect(&req, body, &query, &state, None).await
+}
+
+pub async fn room(
+    req: HttpRequest,
+    body: web::Payload,
+    room: web::Path<String>,
+    query: web::Query<WsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    connect(&req, body, &query, &state, Some(&room)).await
+}
+
+fn origin_allowed(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("<not text>"));
+    if state.origins.allows(origin) {
+        Ok(())
+    } else {
+        Err(ApiError::OriginNotAllowed(
+            origin.unwrap_or_default().to_owned(),
+        ))
+    }
+}
+
+async fn connect(
+    req: &HttpRequest,
+    body: web::Payload,
+    query: &WsQuery,
+    state: &AppState,
+    room: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    // Origin, then the token, then the room: nothing about rooms is revealed to
+    // a caller who may not connect at all.
+    origin_allowed(req, state)?;
+    let token = query
+        .token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .or_else(|| bearer_token(req))
+        .ok_or(AuthError::Missing)?;
+    let claims = state.auth.authenticate(token).await?;
+    let room = room.map_or_else(|| Ok(RoomName::lobby()), RoomName::parse)?;
+    if !room.admits(claims.sub) {
+        return Err(ApiError::Forbidden);
+    }
+    if query.since.is_some_and(|s| s < 0) {
+        return Err(ApiError::InvalidRequest(
+            "since must not be negative".into(),
+        ));
+    }
+    let (response, session, stream) = actix_ws::handle(req, body)
+        .map_err(|e| ApiError::InvalidRequest(format!("expected a WebSocket upgrade: {e}")))?;
+    let stream = stream.max_frame_size(state.sockets.limits.max_frame_bytes);
+    tracing::debug!(
+        user = %claims.sub,
+        room = %room,
+        client_ip = ?state.proxies.client_ip(req),
+        "socket accepted"
+    );
+    socket::spawn(
+        std::sync::Arc::clone(&state.sockets),
+        claims,
+        room,
+        query.since,
+        session,
+        stream,
+    );
+    Ok(response)
+}

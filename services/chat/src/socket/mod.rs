@@ -1,0 +1,239 @@
+//! One task per WebSocket: a single `select!` loop over the client's frames, the
+//! socket's bounded outbox of live messages, its pending store answers and
+//! replays, a heartbeat, the token's expiry and the kill switch (slow consumer,
+//! revocation, shutdown).
+
+mod handlers;
+mod rooms;
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use actix_ws::{CloseCode, CloseReason, MessageStream, Session};
+use auth::{Claims, RevocationKeys};
+use bytes::BytesMut;
+use bytestring::ByteString;
+use futures_util::{StreamExt, stream::FuturesUnordered};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use self::{handlers::Event, rooms::Rooms};
+use crate::{
+    config::{Limits, Tuning},
+    domain::{RoomName, rate::TokenBucket},
+    fanout::{
+        Delivery, Hub, KillReason, SocketId,
+        hub::{Kill, SocketEntry},
+    },
+    store::{Store, writer::Writer},
+};
+
+/// How long a close frame may wait for room in a stalled socket's send queue.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What every socket task shares.
+pub struct SocketContext {
+    pub hub: Arc<Hub>,
+    pub writer: Writer,
+    pub store: Store,
+    pub redis: deadpool_redis::Pool,
+    pub revocation_keys: RevocationKeys,
+    pub limits: Limits,
+    pub tuning: Tuning,
+    pub shutdown: CancellationToken,
+}
+
+/// Why the loop ended, and so how the socket is closed.
+enum Stop {
+    Close(CloseCode, &'static str),
+    /// The client sent a close frame: answer it.
+    ClientClosed(Option<CloseReason>),
+    /// The connection is gone, or stopped answering: nothing more to send.
+    Gone,
+}
+
+type Pending = FuturesUnordered<Pin<Box<dyn Future<Output = Event>>>>;
+
+struct Connection {
+    ctx: Arc<SocketContext>,
+    id: SocketId,
+    claims: Claims,
+    session: Session,
+    kill: Arc<Kill>,
+    url_room: RoomName,
+    rooms: Rooms,
+    bucket: TokenBucket,
+    last_heard: Instant,
+    /// A fragmented frame being reassembled: (is text, bytes so far).
+    partial: Option<(bool, BytesMut)>,
+    pending: Pending,
+    /// Client frames wait until the URL room is joined, so `joined` comes first.
+    ready: bool,
+}
+
+/// Starts the socket's task on the current actix worker.
+pub fn spawn(
+    ctx: Arc<SocketContext>,
+    claims: Claims,
+    room: RoomName,
+    since: Option<i64>,
+    session: Session,
+    stream: MessageStream,
+) {
+    let (outbox_tx, outbox) = mpsc::channel(ctx.tuning.outbox_capacity);
+    let kill = Arc::new(Kill::new(&ctx.shutdown));
+    let id = ctx.hub.register(SocketEntry {
+        outbox: outbox_tx,
+        kill: Arc::clone(&kill),
+        sid: claims.sid,
+        jti: claims.jti,
+    });
+    let span = tracing::info_span!("socket", id, user = %claims.sub);
+    let connection = Connection {
+        bucket: TokenBucket::new(ctx.limits.rate_per_sec, ctx.limits.burst),
+        rooms: Rooms::new(ctx.tuning.outbox_capacity),
+        ctx,
+        id,
+        claims,
+        session,
+        kill,
+        url_room: room,
+        last_heard: Instant::now(),
+        partial: None,
+        pending: FuturesUnordered::new(),
+        ready: false,
+    };
+    actix_web::rt::spawn(tracing::Instrument::instrument(
+        connection.run(stream, outbox, since),
+        span,
+    ));
+}
+
+impl Connection {
+    async fn run(
+        mut self,
+        mut stream: MessageStream,
+        mut outbox: mpsc::Receiver<Arc<Delivery>>,
+        since: Option<i64>,
+    ) {
+        tracing::debug!("socket open");
+        let expiry = tokio::time::sleep(until_expiry(&self.claims));
+        tokio::pin!(expiry);
+        let beat = self.ctx.tuning.heartbeat_interval;
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let kill = Arc::clone(&self.kill);
+        self.check_revoked();
+        self.start_join(self.url_room.clone(), since);
+
+        let stop = loop {
+            let step = tokio::select! {
+                () = kill.token().cancelled() => Err(self.killed()),
+                () = &mut expiry => Err(Stop::Close(CloseCode::Other(4001), "token expired")),
+                frame = stream.recv(), if self.ready => self.on_inbound(frame).await,
+                Some(delivery) = outbox.recv() => self.on_live(&delivery).await,
+                Some(event) = self.pending.next(), if !self.pending.is_empty() => {
+                    self.on_event(event).await
+                }
+                _ = heartbeat.tick() => self.on_heartbeat().await,
+            };
+            if let Err(stop) = step {
+                break stop;
+            }
+        };
+        self.ctx.hub.unregister(self.id);
+        self.finish(stop).await;
+    }
+
+    /// The close a kill asks for; no reason means the server is shutting down.
+    fn killed(&self) -> Stop {
+        match self.kill.reason() {
+            Some(KillReason::SlowConsumer) => {
+                Stop::Close(CloseCode::Again, "too far behind; rejoin with since")
+            }
+            Some(KillReason::Revoked) => Stop::Close(CloseCode::Other(4003), "token revoked"),
+            None => Stop::Close(CloseCode::Away, "server shutting down"),
+        }
+    }
+
+    /// Every write races the kill switch and the silence deadline (see [`guarded`]).
+    async fn send(&mut self, frame: ByteString) -> Result<(), Stop> {
+        let deadline = self.silence_deadline();
+        let sent = guarded(self.kill.token(), deadline, self.session.text(frame)).await;
+        sent.map_err(|i| self.interrupted(i))
+    }
+
+    async fn pong(&mut self, payload: &[u8]) -> Result<(), Stop> {
+        let deadline = self.silence_deadline();
+        let sent = guarded(self.kill.token(), deadline, self.session.pong(payload)).await;
+        sent.map_err(|i| self.interrupted(i))
+    }
+
+    async fn on_heartbeat(&mut self) -> Result<(), Stop> {
+        if self.last_heard.elapsed() >= self.ctx.tuning.client_timeout {
+            tracing::debug!("dropping a socket that stopped answering pings");
+            return Err(Stop::Gone);
+        }
+        let deadline = self.silence_deadline();
+        let sent = guarded(self.kill.token(), deadline, self.session.ping(b"")).await;
+        sent.map_err(|i| self.interrupted(i))
+    }
+
+    fn silence_deadline(&self) -> Instant {
+        self.last_heard + self.ctx.tuning.client_timeout
+    }
+
+    fn interrupted(&self, why: Interrupted) -> Stop {
+        match why {
+            Interrupted::Killed => self.killed(),
+            Interrupted::Silent | Interrupted::Closed => Stop::Gone,
+        }
+    }
+
+    async fn finish(self, stop: Stop) {
+        let reason = match stop {
+            Stop::Close(code, description) => {
+                tracing::debug!(?code, description, "closing socket");
+                Some(CloseReason {
+                    code,
+                    description: Some(description.to_owned()),
+                })
+            }
+            Stop::ClientClosed(reason) => reason,
+            Stop::Gone => {
+                tracing::debug!("socket gone");
+                return;
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.session.close(reason)).await;
+    }
+}
+
+enum Interrupted {
+    Killed,
+    Silent,
+    Closed,
+}
+
+/// A write to the session, cut short by a kill, or by the client staying silent
+/// past the timeout (a client that stops reading fills the queue and the write
+/// would otherwise wait forever).
+async fn guarded(
+    kill: &CancellationToken,
+    deadline: Instant,
+    write: impl Future<Output = Result<(), actix_ws::Closed>>,
+) -> Result<(), Interrupted> {
+    tokio::select! {
+        biased;
+        () = kill.cancelled() => Err(Interrupted::Killed),
+        () = tokio::time::sleep_until(deadline.into()) => Err(Interrupted::Silent),
+        sent = write => sent.map_err(|_| Interrupted::Closed),
+    }
+}
+
+fn until_expiry(claims: &Claims) -> Duration {
+    Duration::from_secs(claims.remaining_secs(chrono::Utc::now().timestamp()))
+}

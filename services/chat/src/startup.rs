@@ -1,0 +1,192 @@
+//! Building and running the application: the same code path for `main` and tests.
+
+use std::{future::Future, net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpServer, dev::Server, web};
+use actix_web_prom::PrometheusMetricsBuilder;
+use anyhow::Context;
+use auth::{Authenticator, PublicKeyRing, RevocationKeys, Verifier};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing_actix_web::TracingLogger;
+
+use crate::{
+    config::Config,
+    fanout::{
+        Channels, Hub,
+        publish::Publisher,
+        subscriber::{FanoutStatus, Subscriber},
+    },
+    metrics::Metrics,
+    routes::{self, AppState},
+    socket::SocketContext,
+    store::{Store, writer::WriterTask},
+    telemetry::RedactedRootSpan,
+};
+
+/// Seconds actix waits for open connections after sockets were told to close.
+const SHUTDOWN_GRACE_SECS: u64 = 10;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Migrates (unless turned off), connects, starts the background tasks and
+    /// binds the listener; the server runs once `run_until*` is awaited.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        if config.migrate_on_start {
+            let applied = platform::database::migrate(&config.database_url).await?;
+            tracing::info!(?applied, "migrations applied");
+        }
+        let pg = platform::database::pool(&config.database_url, config.tuning.database_pool_size)
+            .context("DATABASE_URL")?;
+        let redis = deadpool_redis::Config::from_url(&config.redis_url)
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .context("REDIS_URL")?;
+        let ring = PublicKeyRing::load(&config.jwt_public_keys)?;
+        let verifier = Verifier::new(ring, &config.jwt_issuer, &config.jwt_audience);
+        let revocation_keys = RevocationKeys::new(config.redis_key_prefix.clone());
+        let auth = Arc::new(Authenticator::new(
+            verifier,
+            redis.clone(),
+            revocation_keys.clone(),
+        ));
+
+        let registry = prometheus::Registry::new();
+        let metrics = Metrics::register(&registry)?;
+        let prometheus = PrometheusMetricsBuilder::new("chat")
+            .registry(registry)
+            .endpoint("/metrics")
+            .build()
+            .map_err(|e| anyhow::anyhow!("building the metrics endpoint: {e}"))?;
+
+        let shutdown = CancellationToken::new();
+        let (hub, commands) = Hub::new(metrics.clone());
+        let hub = Arc::new(hub);
+        let channels = Channels::new(&config.redis_key_prefix, revocation_keys.channel());
+        let status = FanoutStatus::default();
+        let subscriber = Subscriber {
+            redis_url: config.redis_url.clone(),
+            client_name: client_name(&config.redis_key_prefix),
+            channels: channels.clone(),
+            hub: Arc::clone(&hub),
+            metrics: metrics.clone(),
+            status: status.clone(),
+            revocation_keys: revocation_keys.clone(),
+            pool: redis.clone(),
+            commands,
+            shutdown: shutdown.clone(),
+        };
+        let store = Store::new(pg);
+        let (writer, writer_task) = WriterTask::new(
+            config.tuning.write_queue,
+            config.tuning.write_batch,
+            store.clone(),
+            Publisher::new(redis.clone(), channels),
+            Arc::clone(&hub),
+            metrics,
+            shutdown.clone(),
+        );
+        let tasks = vec![
+            tokio::spawn(subscriber.run()),
+            tokio::spawn(writer_task.run()),
+        ];
+
+        let state = web::Data::new(AppState {
+            sockets: Arc::new(SocketContext {
+                hub,
+                writer,
+                store: store.clone(),
+                redis: redis.clone(),
+                revocation_keys,
+                limits: config.limits,
+                tuning: config.tuning,
+                shutdown: shutdown.clone(),
+            }),
+            auth: Arc::clone(&auth),
+            origins: config.allowed_origins.clone(),
+            proxies: config.trusted_proxies.clone(),
+            store,
+            redis,
+            fanout: status,
+        });
+        let auth = web::Data::from(auth);
+        let listener = TcpListener::bind(config.listen_addr)
+            .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(prometheus.clone())
+                .wrap(TracingLogger::<RedactedRootSpan>::new())
+                .app_data(state.clone())
+                .app_data(auth.clone())
+                .app_data(platform::http_error::json_config())
+                .app_data(platform::http_error::query_config())
+                .configure(|cfg| routes::configure(cfg, &state.origins))
+                .default_service(web::to(platform::http_error::not_found))
+        })
+        .workers(config.tuning.workers)
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "chat listening");
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(platform::shutdown::signal()).await
+    }
+
+    /// Serves until `stop` resolves, then stops accepting, closes every socket
+    /// with 1001, lets in-flight requests and queued messages finish, and returns.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        tokio::select! {
+            result = &mut server => {
+                self.shutdown.cancel();
+                return result.context("server task")?.context("server failed");
+            }
+            () = stop => {}
+        }
+        tracing::info!("shutting down");
+        handle.pause().await;
+        self.shutdown.cancel();
+        handle.stop(true).await;
+        server
+            .await
+            .context("server task")?
+            .context("server failed")?;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The subscriber's `CLIENT SETNAME`: the key prefix (so an operator, or a test,
+/// can find this tenant's connections) and a per-process id. Redis names may not
+/// contain spaces or newlines.
+fn client_name(prefix: &str) -> String {
+    let safe: String = prefix
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect();
+    format!("{safe}chat-fanout-{}", uuid::Uuid::new_v4().simple())
+}

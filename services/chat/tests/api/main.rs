@@ -1,0 +1,16 @@
+//! The chat service's integration tests: one binary, real PostgreSQL and Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod catchup;
+mod client;
+mod direct;
+mod fanout;
+mod faults;
+mod frames;
+mod handshake;
+mod helpers;
+mod history;
+mod ops;
+mod proxy;
+mod sessions;
+mod storage;
