@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod database;
 pub mod env;
 pub mod http_error;
+pub mod http_metrics;
 pub mod origins;
 pub mod readiness;
 pub mod shutdown;

@@ -3,7 +3,6 @@
 use std::{future::Future, net::TcpListener, sync::Arc};
 
 use actix_web::{App, HttpServer, dev::Server, web};
-use actix_web_prom::PrometheusMetricsBuilder;
 use anyhow::Context;
 use auth::{Authenticator, PublicKeyRing, RevocationKeys, Verifier};
 use tokio::task::JoinHandle;
@@ -58,11 +57,7 @@ impl Application {
 
         let registry = prometheus::Registry::new();
         let metrics = Metrics::register(&registry)?;
-        let prometheus = PrometheusMetricsBuilder::new("chat")
-            .registry(registry)
-            .endpoint("/metrics")
-            .build()
-            .map_err(|e| anyhow::anyhow!("building the metrics endpoint: {e}"))?;
+        let prometheus = platform::http_metrics::middleware("chat", registry)?;
 
         let shutdown = CancellationToken::new();
         let (hub, commands) = Hub::new(metrics.clone());

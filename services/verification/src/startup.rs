@@ -3,7 +3,6 @@
 use std::{future::Future, net::TcpListener, sync::Arc};
 
 use actix_web::{App, HttpServer, dev::Server, web};
-use actix_web_prom::PrometheusMetricsBuilder;
 use anyhow::Context;
 use auth::{Authenticator, RevocationKeys, Signer, Verifier};
 use platform::{database, http_error};
@@ -62,12 +61,8 @@ impl Application {
             redis.clone(),
             RevocationKeys::new(config.redis_key_prefix.clone()),
         ));
-        let prometheus = PrometheusMetricsBuilder::new("verification")
-            .registry(metrics.registry.clone())
-            .endpoint("/metrics")
-            .mask_unmatched_patterns("UNMATCHED")
-            .build()
-            .map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
+        let prometheus =
+            platform::http_metrics::middleware("verification", metrics.registry.clone())?;
         let listener = TcpListener::bind(config.listen_addr)
             .with_context(|| format!("LISTEN_ADDR: cannot bind {}", config.listen_addr))?;
         let port = listener.local_addr()?.port();

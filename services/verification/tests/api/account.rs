@@ -25,13 +25,8 @@ async fn patch_me_changes_the_display_name_and_new_tokens_carry_it() {
     let pair = app.login(&unique_email("rename")).await;
     let access = s(&pair, "access_token");
     let resp = app
-        .client
-        .patch(app.url("/v1/me"))
-        .bearer_auth(&access)
-        .json(&json!({"display_name": "  Ann Lee 🌷 "}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .patch_me(&access, &json!({"display_name": "  Ann Lee 🌷 "}))
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(json_body(resp).await["display_name"], "Ann Lee 🌷");
     assert_eq!(
@@ -56,25 +51,13 @@ async fn patch_me_refuses_bad_display_names() {
         json!({"display_name": 7}),
         json!({}),
     ] {
-        let resp = app
-            .client
-            .patch(app.url("/v1/me"))
-            .bearer_auth(&access)
-            .json(&body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let resp = app.patch_me(&access, &body).await;
         assert_error(resp, 400, "invalid_request").await;
     }
     // 32 characters is fine, counted as characters, not bytes.
     let resp = app
-        .client
-        .patch(app.url("/v1/me"))
-        .bearer_auth(&access)
-        .json(&json!({"display_name": "é".repeat(32)}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .patch_me(&access, &json!({"display_name": "é".repeat(32)}))
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -134,13 +117,6 @@ async fn patch_me_needs_a_valid_bearer_token() {
     let pair = app.login(&unique_email("patchout")).await;
     let access = s(&pair, "access_token");
     assert_eq!(app.logout(&access, None).await.status(), 204);
-    let resp = app
-        .client
-        .patch(app.url("/v1/me"))
-        .bearer_auth(&access)
-        .json(&json!({"display_name": "Ann"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.patch_me(&access, &json!({"display_name": "Ann"})).await;
     assert_error(resp, 401, "invalid_token").await;
 }

@@ -182,6 +182,29 @@ impl TestApp {
         json_body(confirmed).await
     }
 
+    /// Lets the same address be sent a new code at once (skips the resend cooldown).
+    pub async fn clear_cooldown(&self, email: &str) {
+        let mut conn = self.redis_conn().await;
+        let _: () = redis::cmd("DEL")
+            .arg(format!(
+                "{}email_verification_cooldown:{email}",
+                self.prefix
+            ))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("DEL: {e}"));
+    }
+
+    pub async fn patch_me(&self, access_token: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .patch(self.url("/v1/me"))
+            .bearer_auth(access_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PATCH /v1/me: {e}"))
+    }
+
     pub async fn redis_conn(&self) -> deadpool_redis::Connection {
         self.redis
             .get()

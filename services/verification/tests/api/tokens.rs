@@ -161,12 +161,7 @@ async fn logout_with_another_logins_refresh_token_ends_that_login_too() {
     let app = spawn_app().await;
     let email = unique_email("two");
     let phone = app.login(&email).await;
-    let mut conn = app.redis_conn().await;
-    let _: () = deadpool_redis::redis::cmd("DEL")
-        .arg(format!("{}email_verification_cooldown:{email}", app.prefix))
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    app.clear_cooldown(&email).await;
     let laptop = app.login(&email).await;
     let resp = app
         .logout(
