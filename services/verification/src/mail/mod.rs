@@ -2,6 +2,7 @@
 //! returns; workers deliver with retries and backoff. A slow or dead SMTP server
 //! therefore never slows a request, and a full queue is an honest 503.
 
+mod direct;
 pub mod message;
 pub mod transport;
 

@@ -7,6 +7,8 @@ use lettre::{
     transport::smtp::PoolConfig,
 };
 
+use super::direct::DirectSmtp;
+
 /// The parsed setting. SMTP URLs can carry a password, so `Debug` hides them.
 #[derive(Clone)]
 pub enum TransportKind {
@@ -55,6 +57,9 @@ impl TransportKind {
     }
 }
 
+/// How long one SMTP exchange may take before it counts as a transient failure.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A send failure, and whether trying again later may succeed.
 #[derive(Debug)]
 pub struct SendFailure {
@@ -63,6 +68,8 @@ pub struct SendFailure {
 }
 
 pub enum Transport {
+    /// Plain `smtp://host:port` (no TLS, no credentials): see [`DirectSmtp`].
+    Direct(DirectSmtp),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     File(AsyncFileTransport<Tokio1Executor>),
     Log,
@@ -71,10 +78,13 @@ pub enum Transport {
 impl Transport {
     pub fn build(kind: &TransportKind, pool_size: u32) -> anyhow::Result<Self> {
         Ok(match kind {
+            TransportKind::Smtp { url } if DirectSmtp::handles(url) => Self::Direct(
+                DirectSmtp::new(url, SMTP_TIMEOUT, usize::try_from(pool_size).unwrap_or(16))?,
+            ),
             TransportKind::Smtp { url } => {
                 let transport: AsyncSmtpTransport<Tokio1Executor> =
                     AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-                        .timeout(Some(Duration::from_secs(10)))
+                        .timeout(Some(SMTP_TIMEOUT))
                         .pool_config(PoolConfig::new().max_size(pool_size))
                         .build();
                 Self::Smtp(transport)
@@ -91,6 +101,7 @@ impl Transport {
 
     pub async fn send(&self, message: Message) -> Result<(), SendFailure> {
         match self {
+            Self::Direct(direct) => direct.send(&message).await,
             Self::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| SendFailure {
                 // Connection problems (no SMTP status) are worth retrying too.
                 transient: e.is_transient() || e.status().is_none(),

@@ -173,9 +173,10 @@ impl TestApp {
 
     /// Sends a code, reads it from the SMTP sink, confirms it: a signed-in user.
     pub async fn login(&self, email: &str) -> Value {
+        // Counted before sending: the mail may arrive before `send` returns.
+        let nth = self.smtp.mails_to(email).len() + 1;
         let sent = self.send_code(email).await;
         assert_eq!(sent.status(), 202);
-        let nth = self.smtp.mails_to(email).len() + 1;
         let code = self.mailed_code(email, nth).await;
         let confirmed = self.confirm(email, &code).await;
         assert_eq!(confirmed.status(), 200);

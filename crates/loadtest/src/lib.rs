@@ -1,0 +1,29 @@
+//! The project's load tool: speaks the public contract over real sockets, paces
+//! load open-loop (latency counts from the scheduled send time, so queueing is
+//! never hidden), records HDR histograms, and writes JSON reports that
+//! `loadtest summarize` turns into the results table and plot.
+//!
+//! - [`pacing`], [`hist`], [`stats`]: schedules and measurements, free of I/O.
+//! - [`net`], [`http`], [`ws`], [`smtp`]: loopback-only sockets, spread over
+//!   replicas and source addresses; the built-in SMTP receiver.
+//! - [`tokens`]: access tokens, minted with the development key or obtained
+//!   through the real verification flow.
+//! - [`scenario`]: the benchmark scenarios; [`report`], [`targets`], [`plot`]:
+//!   what a run produces.
+
+pub mod cli;
+pub mod hist;
+pub mod http;
+pub mod metrics;
+pub mod net;
+pub mod pacing;
+pub mod plot;
+pub mod procfs;
+pub mod report;
+pub mod scenario;
+pub mod smtp;
+pub mod stats;
+pub mod summarize;
+pub mod targets;
+pub mod tokens;
+pub mod ws;

@@ -1,0 +1,264 @@
+//! The built-in SMTP receiver: just enough RFC 5321 for the verification
+//! service's mailer (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), as cheap per mail
+//! as possible. It counts every mail and hands the code in a mail to whoever
+//! registered for that address with [`SmtpReceiver::expect`].
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use anyhow::Context;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::{TcpListener, TcpStream},
+    sync::oneshot,
+};
+
+#[derive(Default)]
+struct Inner {
+    mails: AtomicU64,
+    waiting: Mutex<HashMap<String, oneshot::Sender<String>>>,
+}
+
+impl Inner {
+    fn arrived(&self, to: &str, code: Option<String>) {
+        self.mails.fetch_add(1, Ordering::Relaxed);
+        let Some(code) = code else { return };
+        let waiter = self
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(to);
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(code);
+        }
+    }
+}
+
+/// A running receiver; stops when the last clone is dropped and the runtime ends.
+#[derive(Clone)]
+pub struct SmtpReceiver {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+}
+
+impl SmtpReceiver {
+    pub async fn start(listen: SocketAddr) -> anyhow::Result<Self> {
+        let socket = match listen {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        // The previous run's sockets may linger in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        socket
+            .bind(listen)
+            .with_context(|| format!("SMTP receiver: cannot bind {listen}"))?;
+        let listener: TcpListener = socket.listen(1024)?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(Inner::default());
+        let accepting = Arc::clone(&inner);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(session(stream, Arc::clone(&accepting)));
+            }
+        });
+        Ok(Self { inner, addr })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Mails received so far.
+    pub fn mails(&self) -> u64 {
+        self.inner.mails.load(Ordering::Relaxed)
+    }
+
+    /// The code of the next mail to `address` (lower-case). Register before
+    /// asking for the mail, so it cannot arrive unseen.
+    pub fn expect(&self, address: &str) -> oneshot::Receiver<String> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(address.to_ascii_lowercase(), tx);
+        rx
+    }
+
+    /// Forgets a registration that will not be used (a failed send).
+    pub fn forget(&self, address: &str) {
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&address.to_ascii_lowercase());
+    }
+}
+
+async fn session(stream: TcpStream, inner: Arc<Inner>) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::with_capacity(16 * 1024, read);
+    let mut line = Vec::with_capacity(256);
+    let mut to = String::new();
+    if write.write_all(b"220 loadtest ESMTP\r\n").await.is_err() {
+        return;
+    }
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let reply: &[u8] = match command(&line) {
+            Command::Ehlo => b"250-loadtest\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            Command::Ok => b"250 OK\r\n",
+            Command::Mail => {
+                to.clear();
+                b"250 OK\r\n"
+            }
+            Command::Rcpt => {
+                if to.is_empty() {
+                    to = angle(&line).to_ascii_lowercase();
+                }
+                b"250 OK\r\n"
+            }
+            Command::Data => {
+                if write.write_all(b"354 go ahead\r\n").await.is_err() {
+                    return;
+                }
+                let Some(code) = read_data(&mut reader, &mut line).await else {
+                    return;
+                };
+                inner.arrived(&to, code);
+                to.clear();
+                b"250 queued\r\n"
+            }
+            Command::Quit => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            Command::Unknown => b"502 not implemented\r\n",
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Ehlo,
+    Ok,
+    Mail,
+    Rcpt,
+    Data,
+    Quit,
+    Unknown,
+}
+
+fn command(line: &[u8]) -> Command {
+    let head: [u8; 4] = match line.get(..4) {
+        Some(h) => [h[0], h[1], h[2], h[3]].map(|b| b.to_ascii_uppercase()),
+        None => return Command::Unknown,
+    };
+    match &head {
+        b"EHLO" => Command::Ehlo,
+        b"HELO" | b"NOOP" | b"RSET" => Command::Ok,
+        b"MAIL" => Command::Mail,
+        b"RCPT" => Command::Rcpt,
+        b"DATA" => Command::Data,
+        b"QUIT" => Command::Quit,
+        _ => Command::Unknown,
+    }
+}
+
+/// Reads the message up to the lone dot; returns the code it carries, if any
+/// (the six-digit run of the Subject line, else the first one in the body).
+async fn read_data<R: AsyncBufReadExt + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+) -> Option<Option<String>> {
+    let mut in_headers = true;
+    let mut from_subject = None;
+    let mut from_body = None;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', line).await.ok()? == 0 {
+            return None;
+        }
+        if line == b".\r\n" || line == b".\n" {
+            return Some(from_subject.or(from_body));
+        }
+        if in_headers {
+            if line == b"\r\n" || line == b"\n" {
+                in_headers = false;
+            } else if from_subject.is_none()
+                && line.len() > 8
+                && line[..8].eq_ignore_ascii_case(b"subject:")
+            {
+                from_subject = six_digits(line);
+            }
+        } else if from_subject.is_none() && from_body.is_none() {
+            from_body = six_digits(line);
+        }
+    }
+}
+
+/// The first run of exactly six ASCII digits.
+fn six_digits(text: &[u8]) -> Option<String> {
+    let mut start = None;
+    for (i, b) in text.iter().chain(std::iter::once(&b' ')).enumerate() {
+        match (b.is_ascii_digit(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if i - s == 6 {
+                    return Some(String::from_utf8_lossy(&text[s..i]).into_owned());
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn angle(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let start = text.find('<').map_or(0, |i| i + 1);
+    let end = text[start..].find('>').map_or(text.len(), |i| start + i);
+    text[start..end].trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn six_digit_runs_are_found_and_longer_runs_skipped() {
+        assert_eq!(
+            six_digits(b"Subject: 042917 is your code\r\n").as_deref(),
+            Some("042917")
+        );
+        assert_eq!(
+            six_digits(b"id 1234567 then 654321").as_deref(),
+            Some("654321")
+        );
+        assert_eq!(six_digits(b"ends with 123456").as_deref(), Some("123456"));
+        assert_eq!(six_digits(b"no 12345 code"), None);
+    }
+
+    #[test]
+    fn commands_are_case_insensitive() {
+        assert_eq!(command(b"ehlo host\r\n"), Command::Ehlo);
+        assert_eq!(command(b"RCPT TO:<a@b>\r\n"), Command::Rcpt);
+        assert_eq!(command(b"xx\r\n"), Command::Unknown);
+        assert_eq!(angle(b"RCPT TO:<Ann@Example.com>\r\n"), "Ann@Example.com");
+    }
+}
