@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::Delivery;
+use super::{
+    Delivery,
+    relay::{Jobs, Relay},
+};
 use crate::{domain::RoomName, metrics::Metrics};
 
 pub type SocketId = u64;
@@ -63,6 +66,8 @@ impl Kill {
 pub struct SocketEntry {
     pub outbox: mpsc::Sender<Arc<Delivery>>,
     pub kill: Arc<Kill>,
+    /// Where frames for this socket are queued from; `None` queues directly.
+    pub relay: Option<Relay>,
     pub sid: Uuid,
     pub jti: Uuid,
 }
@@ -187,30 +192,52 @@ impl Hub {
         }
     }
 
-    /// Queues the frame to every local member; returns how many took it.
-    pub fn deliver(&self, delivery: &Arc<Delivery>) -> usize {
+    /// The calling worker thread's relay, for a socket about to start there.
+    pub fn local_relay(&self) -> Relay {
+        Relay::current(&self.metrics)
+    }
+
+    /// Queues a run of frames (one read from Redis) to every local member of
+    /// their rooms, socket by socket: each socket gets all of its frames back to
+    /// back, in batch order, so its task wakes once and hands them to actix
+    /// together, which can write them with one syscall. The queueing itself
+    /// happens on each socket's worker thread (see [`super::relay`]).
+    pub fn deliver(&self, batch: &[Arc<Delivery>]) {
+        let mut by_room: HashMap<&str, Vec<Arc<Delivery>>> = HashMap::new();
+        for delivery in batch {
+            by_room
+                .entry(&delivery.room)
+                .or_default()
+                .push(Arc::clone(delivery));
+        }
+        let mut jobs = Jobs::default();
         let state = self.state();
-        let Some(members) = state.rooms.get(&delivery.room) else {
-            return 0;
-        };
-        let mut delivered = 0;
-        for entry in members.values() {
-            match entry.outbox.try_send(Arc::clone(delivery)) {
-                Ok(()) => delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    if entry.kill.kill(KillReason::SlowConsumer) {
-                        self.metrics.slow_consumer_closes.inc();
+        // Sockets in several of the batch's rooms, served once with a merged run.
+        let mut multi: HashSet<SocketId> = HashSet::new();
+        for (room, run) in by_room {
+            let Some(members) = state.rooms.get(room) else {
+                continue;
+            };
+            let run: Arc<[Arc<Delivery>]> = run.into();
+            for (id, entry) in members {
+                let joined = state.sockets.get(id).map(|(_, rooms)| rooms);
+                match joined {
+                    Some(rooms) if rooms.len() > 1 => {
+                        if multi.insert(*id) {
+                            let merged: Vec<Arc<Delivery>> = batch
+                                .iter()
+                                .filter(|d| rooms.contains(&d.room))
+                                .cloned()
+                                .collect();
+                            jobs.push(entry, merged.into());
+                        }
                     }
+                    _ => jobs.push(entry, Arc::clone(&run)),
                 }
-                // The socket is on its way out.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
         drop(state);
-        self.metrics
-            .messages_delivered
-            .inc_by(u64::try_from(delivered).unwrap_or(0));
-        delivered
+        jobs.send(&self.metrics);
     }
 
     /// A socket closed itself for falling behind during a catch-up.

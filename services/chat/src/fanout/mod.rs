@@ -4,6 +4,7 @@
 
 pub mod hub;
 pub mod publish;
+mod relay;
 pub mod subscriber;
 
 use std::sync::Arc;

@@ -25,7 +25,7 @@ use deadpool_redis::redis::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Channels, hub::SubCommand, publish};
+use super::{Channels, Delivery, hub::SubCommand, publish};
 use crate::{fanout::Hub, metrics::Metrics};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -60,6 +60,15 @@ pub struct Subscriber {
     pub pool: deadpool_redis::Pool,
     pub commands: mpsc::UnboundedReceiver<SubCommand>,
     pub shutdown: CancellationToken,
+}
+
+/// Most pushes taken from the queue before the loop looks at its other work.
+const PUSH_BATCH_MAX: usize = 1024;
+
+/// A push this subscriber acts on.
+enum Push {
+    Room(Arc<Delivery>),
+    Revocation(Vec<u8>),
 }
 
 struct Connected {
@@ -143,8 +152,7 @@ impl Subscriber {
             tokio::select! {
                 () = self.shutdown.cancelled() => return Ok(()),
                 push = c.pushes.recv() => match push {
-                    Some(p) if p.kind == PushKind::Disconnection => anyhow::bail!("disconnected"),
-                    Some(p) => self.on_push(p),
+                    Some(p) => self.on_pushes(p, &mut c.pushes)?,
                     None => anyhow::bail!("push channel closed"),
                 },
                 command = self.commands.recv() => match command {
@@ -179,34 +187,73 @@ impl Subscriber {
         Ok(())
     }
 
-    fn on_push(&self, push: PushInfo) {
+    /// Handles `first` and every push already waiting behind it, delivering the
+    /// room messages among them as one batch (see [`Hub::deliver`]).
+    /// Pushes keep their order: a revocation first delivers what came before it.
+    fn on_pushes(
+        &self,
+        first: PushInfo,
+        pushes: &mut mpsc::UnboundedReceiver<PushInfo>,
+    ) -> anyhow::Result<()> {
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(push) = next.take() {
+            if push.kind == PushKind::Disconnection {
+                self.deliver(&batch);
+                anyhow::bail!("disconnected");
+            }
+            match self.decode(push) {
+                Some(Push::Room(delivery)) => batch.push(delivery),
+                Some(Push::Revocation(payload)) => {
+                    self.deliver(&std::mem::take(&mut batch));
+                    self.on_revocation(&payload);
+                }
+                None => {}
+            }
+            taken += 1;
+            if taken < PUSH_BATCH_MAX {
+                next = pushes.try_recv().ok();
+            }
+        }
+        self.deliver(&batch);
+        Ok(())
+    }
+
+    fn deliver(&self, batch: &[Arc<Delivery>]) {
+        if !batch.is_empty() {
+            self.hub.deliver(batch);
+        }
+    }
+
+    fn decode(&self, push: PushInfo) -> Option<Push> {
         if push.kind != PushKind::Message {
-            return;
+            return None;
         }
         let mut data = push.data.into_iter();
         let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
-            return;
+            return None;
         };
         let (Ok(channel), Ok(payload)) = (
             redis::from_redis_value::<String>(channel),
             redis::from_redis_value::<Vec<u8>>(payload),
         ) else {
-            return;
+            return None;
         };
         if channel == self.channels.revocations() {
-            self.on_revocation(&payload);
-        } else if let Some(room) = self.channels.room_of(&channel) {
-            let Some((delivery, published_at)) = publish::decode(Arc::from(room), payload) else {
-                tracing::warn!(%channel, "ignoring a malformed room payload");
-                return;
-            };
-            self.hub.deliver(&Arc::new(delivery));
-            let micros = publish::now_micros().saturating_sub(published_at).max(0);
-            #[allow(clippy::cast_precision_loss)] // microseconds to seconds, for a histogram
-            self.metrics
-                .fanout_latency_seconds
-                .observe(micros as f64 / 1e6);
+            return Some(Push::Revocation(payload));
         }
+        let room = self.channels.room_of(&channel)?;
+        let Some((delivery, published_at)) = publish::decode(Arc::from(room), payload) else {
+            tracing::warn!(%channel, "ignoring a malformed room payload");
+            return None;
+        };
+        let micros = publish::now_micros().saturating_sub(published_at).max(0);
+        #[allow(clippy::cast_precision_loss)] // microseconds to seconds, for a histogram
+        self.metrics
+            .fanout_latency_seconds
+            .observe(micros as f64 / 1e6);
+        Some(Push::Room(Arc::new(delivery)))
     }
 
     fn on_revocation(&self, payload: &[u8]) {

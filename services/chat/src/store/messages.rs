@@ -8,11 +8,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use diesel::{prelude::*, upsert::excluded};
+use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::schema::{messages, rooms};
+use super::{
+    schema::messages,
+    unnest::{InsertMessages, ReserveIds},
+};
 use crate::domain::{NewMessage, StoredMessage};
 
 /// What happened to one message of a batch.
@@ -58,18 +61,6 @@ impl From<Row> for StoredMessage {
     }
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = messages)]
-struct NewRow<'a> {
-    room: &'a str,
-    id: i64,
-    user_id: Uuid,
-    user_name: &'a str,
-    body: &'a str,
-    client_id: Option<&'a str>,
-    created_at: DateTime<Utc>,
-}
-
 type Key<'a> = (&'a str, Uuid, &'a str);
 
 fn key(m: &NewMessage) -> Option<Key<'_>> {
@@ -99,32 +90,25 @@ pub async fn insert_batch(
     let mut results: Vec<Option<Outcome>> = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             let ids = reserve_ids(conn, batch, &fresh).await?;
-            let rows: Vec<NewRow<'_>> = fresh
-                .iter()
-                .zip(&ids)
-                .map(|(&i, &id)| {
-                    let m = &batch[i];
-                    NewRow {
-                        room: m.room.as_str(),
-                        id,
-                        user_id: m.user_id,
-                        user_name: &m.user_name,
-                        body: &m.body,
-                        client_id: m.client_id.as_deref(),
-                        created_at: m.created_at,
-                    }
-                })
-                .collect();
-            let inserted: HashSet<(String, i64)> = diesel::insert_into(messages::table)
-                .values(&rows)
-                .on_conflict((messages::room, messages::user_id, messages::client_id))
-                .filter_target(messages::client_id.is_not_null())
-                .do_nothing()
-                .returning((messages::room, messages::id))
-                .get_results::<(String, i64)>(conn)
-                .await?
-                .into_iter()
-                .collect();
+            let mut rows = InsertMessages::default();
+            for (&i, &id) in fresh.iter().zip(&ids) {
+                let m = &batch[i];
+                rows.rooms.push(m.room.as_str());
+                rows.ids.push(id);
+                rows.user_ids.push(m.user_id);
+                rows.user_names.push(&m.user_name);
+                rows.bodies.push(&m.body);
+                rows.client_ids.push(m.client_id.as_deref());
+                rows.created_at.push(m.created_at);
+            }
+            let inserted: HashSet<(String, i64)> = if fresh.is_empty() {
+                HashSet::new()
+            } else {
+                rows.get_results::<(String, i64)>(conn)
+                    .await?
+                    .into_iter()
+                    .collect()
+            };
 
             let mut results: Vec<Option<Outcome>> = vec![None; batch.len()];
             let mut lost: Vec<usize> = Vec::new();
@@ -173,16 +157,11 @@ async fn reserve_ids(
     if per_room.is_empty() {
         return Ok(Vec::new());
     }
-    let values: Vec<_> = per_room
-        .iter()
-        .map(|(name, n)| (rooms::name.eq(*name), rooms::last_message_id.eq(*n)))
-        .collect();
-    let last: HashMap<String, i64> = diesel::insert_into(rooms::table)
-        .values(&values)
-        .on_conflict(rooms::name)
-        .do_update()
-        .set(rooms::last_message_id.eq(rooms::last_message_id + excluded(rooms::last_message_id)))
-        .returning((rooms::name, rooms::last_message_id))
+    let reserve = ReserveIds {
+        names: per_room.keys().copied().collect(),
+        counts: per_room.values().copied().collect(),
+    };
+    let last: HashMap<String, i64> = reserve
         .get_results::<(String, i64)>(conn)
         .await?
         .into_iter()

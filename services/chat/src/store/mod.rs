@@ -2,6 +2,7 @@
 
 mod messages;
 pub mod schema;
+mod unnest;
 pub mod writer;
 
 use platform::database::PgPool;

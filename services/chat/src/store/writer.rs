@@ -127,9 +127,7 @@ impl WriterTask {
             // Stored but not announced: this replica's sockets still get them; other
             // replicas' clients find them with `since`.
             tracing::warn!(error = %e, "publishing messages failed; delivering locally only");
-            for d in &deliveries {
-                self.hub.deliver(d);
-            }
+            self.hub.deliver(&deliveries);
         }
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(Ok(outcome));
