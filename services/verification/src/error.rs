@@ -11,8 +11,9 @@ pub enum ApiError {
     InvalidEmail,
     #[error("the code is wrong, expired or was never sent")]
     InvalidCode,
+    /// `retry_after`: seconds until a new code may be requested.
     #[error("too many wrong codes: request a new code")]
-    TooManyAttempts,
+    TooManyAttempts { retry_after: u64 },
     #[error("too many requests: {reason}")]
     RateLimited {
         reason: &'static str,
@@ -32,7 +33,7 @@ impl ApiError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidEmail => "invalid_email",
             Self::InvalidCode => "invalid_code",
-            Self::TooManyAttempts => "too_many_attempts",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::RateLimited { .. } => "rate_limited",
             Self::InvalidToken => "invalid_token",
             Self::Unavailable => "unavailable",
@@ -47,7 +48,9 @@ impl ResponseError for ApiError {
             Self::InvalidRequest(_) | Self::InvalidEmail | Self::InvalidCode => {
                 StatusCode::BAD_REQUEST
             }
-            Self::TooManyAttempts | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyAttempts { .. } | Self::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -56,7 +59,10 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let retry_after = match self {
-            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            // The contract: every 429 carries Retry-After.
+            Self::RateLimited { retry_after, .. } | Self::TooManyAttempts { retry_after } => {
+                Some(*retry_after)
+            }
             Self::Unavailable => Some(1),
             _ => None,
         };

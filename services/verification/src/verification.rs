@@ -33,8 +33,6 @@ pub async fn send_code(
     // replace the code the user may already have.
     let slot = state.mail.reserve().map_err(|_| ApiError::Unavailable)?;
     let code = Code::generate();
-    let mail = message::verification(&state.config.mail.from, &email, &code, rules.ttl_secs)
-        .map_err(|e| anyhow::anyhow!("building the verification mail: {e}"))?;
     let hash = codes::hash(&state.code_key, &email, code.digits());
     let ip = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let limits = SendLimits {
@@ -49,10 +47,16 @@ pub async fn send_code(
             .await?;
     let limited = |reason, ms: i64| ApiError::RateLimited {
         reason,
-        retry_after: u64::try_from(ms).unwrap_or(0).div_ceil(1000).max(1),
+        retry_after: retry_secs(ms),
     };
     match outcome {
         SendOutcome::Stored => {
+            // Built only now: refused requests (the bulk of an abusive flood) never
+            // pay for composing a MIME message. The address already parsed, so this
+            // cannot fail on the input.
+            let mail =
+                message::verification(&state.config.mail.from, &email, &code, rules.ttl_secs)
+                    .map_err(|e| anyhow::anyhow!("building the verification mail: {e}"))?;
             slot.send(mail);
             state.metrics.codes_sent.inc();
             tracing::info!(email_domain = domain(&email), "verification code queued");
@@ -87,7 +91,7 @@ pub async fn confirm_code(
     let label = match &outcome {
         Ok(()) => "confirmed",
         Err(ApiError::InvalidCode) => "invalid",
-        Err(ApiError::TooManyAttempts) => "burned",
+        Err(ApiError::TooManyAttempts { .. }) => "burned",
         Err(_) => "error",
     };
     state.metrics.confirms.with_label_values(&[label]).inc();
@@ -105,7 +109,7 @@ async fn check(state: &AppState, email: &Email, candidate: &str) -> Result<(), A
         return Err(ApiError::InvalidCode);
     };
     if pending.burned {
-        return Err(ApiError::TooManyAttempts);
+        return Err(burned(&mut conn, state, email).await?);
     }
     // A malformed guess still costs an attempt: it is a guess.
     let guess = codes::hash(&state.code_key, email, candidate.trim());
@@ -122,9 +126,26 @@ async fn check(state: &AppState, email: &Email, candidate: &str) -> Result<(), A
     match code_store::count_wrong_guess(&mut conn, &state.keys, email.as_str(), &pending.hash, max)
         .await?
     {
-        WrongGuess::Burned => Err(ApiError::TooManyAttempts),
+        WrongGuess::Burned => Err(burned(&mut conn, state, email).await?),
         WrongGuess::Counted | WrongGuess::Gone => Err(ApiError::InvalidCode),
     }
+}
+
+/// The burned-code answer, with how long until a new code may be sent.
+async fn burned(
+    conn: &mut deadpool_redis::Connection,
+    state: &AppState,
+    email: &Email,
+) -> Result<ApiError, ApiError> {
+    let ms = code_store::cooldown_remaining_ms(conn, &state.keys, email.as_str()).await?;
+    Ok(ApiError::TooManyAttempts {
+        retry_after: retry_secs(ms),
+    })
+}
+
+/// Whole seconds for Retry-After: rounded up, and never 0.
+fn retry_secs(ms: i64) -> u64 {
+    u64::try_from(ms).unwrap_or(0).div_ceil(1000).max(1)
 }
 
 /// Logs name the domain only: addresses are personal data.

@@ -174,3 +174,16 @@ pub async fn count_wrong_guess(
         _ => WrongGuess::Burned,
     })
 }
+
+/// Milliseconds left of the address's resend cooldown (0 when none).
+pub async fn cooldown_remaining_ms(
+    conn: &mut deadpool_redis::Connection,
+    keys: &Keys,
+    email: &str,
+) -> redis::RedisResult<i64> {
+    let ms: i64 = redis::cmd("PTTL")
+        .arg(keys.cooldown(email))
+        .query_async(conn)
+        .await?;
+    Ok(ms.max(0))
+}

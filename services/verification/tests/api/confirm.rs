@@ -88,14 +88,16 @@ async fn wrong_guesses_burn_the_code_until_a_new_one_is_sent() {
         )
         .await;
     }
-    assert_error(
-        app.confirm(&email, &wrong(&code)).await,
-        429,
-        "too_many_attempts",
-    )
-    .await;
-    // Burned: even the right code is refused now.
-    assert_error(app.confirm(&email, &code).await, 429, "too_many_attempts").await;
+    let burning = app.confirm(&email, &wrong(&code)).await;
+    assert!(
+        burning.headers().contains_key("retry-after"),
+        "every 429 carries Retry-After"
+    );
+    assert_error(burning, 429, "too_many_attempts").await;
+    // Burned: even the right code is refused now, still with Retry-After.
+    let after = app.confirm(&email, &code).await;
+    assert!(after.headers().contains_key("retry-after"));
+    assert_error(after, 429, "too_many_attempts").await;
 
     assert_eq!(app.send_code(&email).await.status(), 202);
     let fresh = app.mailed_code(&email, 2).await;
