@@ -6,6 +6,7 @@ pub mod database;
 pub mod env;
 pub mod http_error;
 pub mod http_metrics;
+pub mod net;
 pub mod origins;
 pub mod readiness;
 pub mod shutdown;

@@ -125,6 +125,7 @@ impl Application {
                 .default_service(web::to(platform::http_error::not_found))
         })
         .workers(config.tuning.workers)
+        .on_connect(platform::net::no_delay)
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .listen(listener)?

@@ -92,6 +92,7 @@ impl Application {
                 .default_service(web::to(http_error::not_found))
         })
         .workers(workers)
+        .on_connect(platform::net::no_delay)
         .disable_signals()
         .shutdown_timeout(10)
         .listen(listener)?
