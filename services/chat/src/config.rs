@@ -40,6 +40,13 @@ pub struct Limits {
     pub burst: u32,
     /// `CHAT_MAX_ROOMS_PER_SOCKET`: joins beyond this are refused.
     pub max_rooms_per_socket: usize,
+    /// `CHAT_CONTROL_RATE` / `CHAT_CONTROL_BURST`: every frame that is not a
+    /// message (joins, leaves, pings, malformed ones) has a bucket of its own.
+    pub control_rate_per_sec: u32,
+    pub control_burst: u32,
+    /// `CHAT_MAX_SOCKETS_PER_USER`: sockets one user may hold on one replica;
+    /// the handshake beyond it answers `429 rate_limited`.
+    pub max_sockets_per_user: usize,
 }
 
 /// Operational knobs beyond the contract, all defaulted.
@@ -49,13 +56,33 @@ pub struct Tuning {
     pub heartbeat_interval: Duration,
     /// `CHAT_CLIENT_TIMEOUT_SECS`: a socket silent this long (no pong, no frame) is dropped.
     pub client_timeout: Duration,
-    /// `CHAT_OUTBOX_CAPACITY`: messages queued for one socket before it counts as
-    /// too far behind and is closed with 1013.
+    /// `CHAT_OUTBOX_CAPACITY` / `CHAT_OUTBOX_BYTES`: frames, and their bytes,
+    /// queued for one socket before it counts as too far behind and is closed
+    /// with 1013 (the catch-up buffer of a joining room has the same bounds).
     pub outbox_capacity: usize,
+    pub outbox_bytes: usize,
     /// `CHAT_WRITE_BATCH`: most messages stored in one transaction.
     pub write_batch: usize,
-    /// `CHAT_WRITE_QUEUE`: messages waiting for the writer before senders get `unavailable`.
+    /// `CHAT_WRITE_QUEUE` / `CHAT_WRITE_QUEUE_BYTES`: messages waiting for the
+    /// writer, and their bytes, before senders get `unavailable`.
     pub write_queue: usize,
+    pub write_queue_bytes: usize,
+    /// `CHAT_PUBLISH_QUEUE` / `CHAT_PUBLISH_QUEUE_BYTES`: stored messages waiting
+    /// to be published; beyond them the oldest are let go (receivers read them
+    /// from PostgreSQL).
+    pub publish_queue: usize,
+    pub publish_queue_bytes: usize,
+    /// `CHAT_GAP_WAIT_MS`: how long a replica waits for a missing id before it
+    /// reads the gap from PostgreSQL.
+    pub gap_wait: Duration,
+    /// `CHAT_SWEEP_SECS`: how often each followed room's last id is compared with
+    /// PostgreSQL, which finds a message whose publish never arrived.
+    pub sweep_interval: Duration,
+    /// `CHAT_REPLAY_CONCURRENCY`: history and catch-up reads at once per replica.
+    pub replay_concurrency: usize,
+    /// `CHAT_DRAIN_SECS`: on SIGTERM, how long queued messages may take to be
+    /// stored, published and echoed before every socket is closed with 1001.
+    pub drain_timeout: Duration,
     /// `DATABASE_POOL_SIZE`.
     pub database_pool_size: usize,
     /// `CHAT_WORKERS`: HTTP worker threads (default: one per CPU).
@@ -80,13 +107,24 @@ impl Config {
             rate_per_sec: positive_u32("CHAT_RATE", 20)?,
             burst: positive_u32("CHAT_BURST", 40)?,
             max_rooms_per_socket: positive_usize("CHAT_MAX_ROOMS_PER_SOCKET", 100)?,
+            control_rate_per_sec: positive_u32("CHAT_CONTROL_RATE", 50)?,
+            control_burst: positive_u32("CHAT_CONTROL_BURST", 100)?,
+            max_sockets_per_user: positive_usize("CHAT_MAX_SOCKETS_PER_USER", 32)?,
         };
         let tuning = Tuning {
             heartbeat_interval: Duration::from_secs(env::positive_or("CHAT_HEARTBEAT_SECS", 15)?),
             client_timeout: Duration::from_secs(env::positive_or("CHAT_CLIENT_TIMEOUT_SECS", 45)?),
             outbox_capacity: positive_usize("CHAT_OUTBOX_CAPACITY", 256)?,
+            outbox_bytes: positive_usize("CHAT_OUTBOX_BYTES", DEFAULT_OUTBOX_BYTES)?,
             write_batch: positive_usize("CHAT_WRITE_BATCH", 256)?,
             write_queue: positive_usize("CHAT_WRITE_QUEUE", 4096)?,
+            write_queue_bytes: positive_usize("CHAT_WRITE_QUEUE_BYTES", 16 << 20)?,
+            publish_queue: positive_usize("CHAT_PUBLISH_QUEUE", 16_384)?,
+            publish_queue_bytes: positive_usize("CHAT_PUBLISH_QUEUE_BYTES", 32 << 20)?,
+            gap_wait: Duration::from_millis(env::positive_or("CHAT_GAP_WAIT_MS", 100)?),
+            sweep_interval: Duration::from_secs(env::positive_or("CHAT_SWEEP_SECS", 5)?),
+            replay_concurrency: positive_usize("CHAT_REPLAY_CONCURRENCY", 6)?,
+            drain_timeout: Duration::from_secs(env::positive_or("CHAT_DRAIN_SECS", 10)?),
             database_pool_size: positive_usize("DATABASE_POOL_SIZE", 10)?,
             workers: positive_usize("CHAT_WORKERS", default_workers())?,
         };
@@ -141,19 +179,33 @@ impl Config {
                 rate_per_sec: 20,
                 burst: 40,
                 max_rooms_per_socket: 100,
+                control_rate_per_sec: 50,
+                control_burst: 100,
+                max_sockets_per_user: 32,
             },
             tuning: Tuning {
                 heartbeat_interval: Duration::from_secs(15),
                 client_timeout: Duration::from_secs(45),
                 outbox_capacity: 256,
+                outbox_bytes: DEFAULT_OUTBOX_BYTES,
                 write_batch: 256,
                 write_queue: 4096,
+                write_queue_bytes: 16 << 20,
+                publish_queue: 16_384,
+                publish_queue_bytes: 32 << 20,
+                gap_wait: Duration::from_millis(100),
+                sweep_interval: Duration::from_secs(5),
+                replay_concurrency: 6,
+                drain_timeout: Duration::from_secs(10),
                 database_pool_size: 10,
                 workers: 1,
             },
         }
     }
 }
+
+/// A client's queue, as Centrifugo bounds it: 1 MiB.
+const DEFAULT_OUTBOX_BYTES: usize = 1 << 20;
 
 fn positive_usize(name: &'static str, default: usize) -> Result<usize, EnvError> {
     let value = env::positive_or(name, u64::try_from(default).unwrap_or(u64::MAX))?;

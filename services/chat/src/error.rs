@@ -19,6 +19,8 @@ pub enum ApiError {
     OriginNotAllowed(String),
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("a user may hold at most {0} sockets on one server; close one first")]
+    TooManySockets(usize),
     #[error("message history is temporarily unavailable")]
     Unavailable(#[from] StoreError),
     #[error(transparent)]
@@ -33,6 +35,7 @@ impl ApiError {
             Self::InvalidRoom(_) => "invalid_room",
             Self::Forbidden | Self::OriginNotAllowed(_) => "forbidden",
             Self::InvalidRequest(_) => "invalid_request",
+            Self::TooManySockets(_) => "rate_limited",
             Self::Internal(_) => "internal",
         }
     }
@@ -45,6 +48,7 @@ impl ResponseError for ApiError {
             Self::InvalidRoom(_) | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManySockets(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -59,6 +63,9 @@ impl ResponseError for ApiError {
             Self::Unavailable(e) => {
                 tracing::warn!(error = %e, "store unavailable");
                 json_error(self.status_code(), self.code(), &self.to_string(), Some(1))
+            }
+            Self::TooManySockets(_) => {
+                json_error(self.status_code(), self.code(), &self.to_string(), Some(5))
             }
             other => json_error(other.status_code(), other.code(), &other.to_string(), None),
         }

@@ -14,6 +14,9 @@ pub struct Metrics {
     pub fanout_latency_seconds: Histogram,
     pub slow_consumer_closes: IntCounter,
     pub redis_reconnects: IntCounter,
+    pub gap_fills: IntCounter,
+    pub store_retries: IntCounter,
+    pub publish_dropped: IntCounter,
 }
 
 impl Metrics {
@@ -58,6 +61,18 @@ impl Metrics {
                 "chat_redis_reconnects_total",
                 "Times the Redis subscriber connection was re-established",
             )?,
+            gap_fills: IntCounter::new(
+                "chat_gap_filled_messages_total",
+                "Messages this replica read from PostgreSQL because Redis did not bring them in time",
+            )?,
+            store_retries: IntCounter::new(
+                "chat_store_retries_total",
+                "Batches tried again after contention or a lost database connection",
+            )?,
+            publish_dropped: IntCounter::new(
+                "chat_publish_dropped_total",
+                "Stored messages not published (Redis failing or the queue full); receivers read them from PostgreSQL",
+            )?,
         };
         registry.register(Box::new(metrics.open_sockets.clone()))?;
         registry.register(Box::new(metrics.rooms_subscribed.clone()))?;
@@ -68,6 +83,9 @@ impl Metrics {
         registry.register(Box::new(metrics.fanout_latency_seconds.clone()))?;
         registry.register(Box::new(metrics.slow_consumer_closes.clone()))?;
         registry.register(Box::new(metrics.redis_reconnects.clone()))?;
+        registry.register(Box::new(metrics.gap_fills.clone()))?;
+        registry.register(Box::new(metrics.store_retries.clone()))?;
+        registry.register(Box::new(metrics.publish_dropped.clone()))?;
         Ok(metrics)
     }
 }

@@ -13,15 +13,24 @@ use crate::{
     config::Config,
     fanout::{
         Channels, Hub,
-        publish::Publisher,
+        publisher::{PublishQueue, Publisher},
+        sequencer::Ordering,
         subscriber::{FanoutStatus, Subscriber},
     },
     metrics::Metrics,
+    pipeline::{
+        backfill::Backfill,
+        writer::{QueueLimits, WriterTask},
+    },
     routes::{self, AppState},
     socket::SocketContext,
-    store::{Store, writer::WriterTask},
+    store::{Store, WriteConnection},
     telemetry::RedactedRootSpan,
 };
+
+/// What one room may hold on a replica while it waits for a missing id.
+const HOLD_ITEMS: usize = 1024;
+const HOLD_BYTES: usize = 4 << 20;
 
 /// Seconds actix waits for open connections after sockets were told to close.
 const SHUTDOWN_GRACE_SECS: u64 = 10;
@@ -29,8 +38,14 @@ const SHUTDOWN_GRACE_SECS: u64 = 10;
 pub struct Application {
     port: u16,
     server: Server,
+    hub: Arc<Hub>,
+    draining: CancellationToken,
     shutdown: CancellationToken,
+    writer: JoinHandle<()>,
+    published: CancellationToken,
+    publisher: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
+    drain_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -60,8 +75,17 @@ impl Application {
         let prometheus = platform::http_metrics::middleware("chat", registry)?;
 
         let shutdown = CancellationToken::new();
-        let (hub, commands) = Hub::new(metrics.clone());
-        let hub = Arc::new(hub);
+        let draining = CancellationToken::new();
+        let rules = Ordering {
+            wait: config.tuning.gap_wait,
+            hold_items: HOLD_ITEMS,
+            hold_bytes: HOLD_BYTES,
+        };
+        let hub = Arc::new(Hub::new(
+            metrics.clone(),
+            rules,
+            config.limits.max_sockets_per_user,
+        ));
         let channels = Channels::new(&config.redis_key_prefix, revocation_keys.channel());
         let status = FanoutStatus::default();
         let subscriber = Subscriber {
@@ -73,33 +97,55 @@ impl Application {
             status: status.clone(),
             revocation_keys: revocation_keys.clone(),
             pool: redis.clone(),
-            commands,
             shutdown: shutdown.clone(),
         };
-        let store = Store::new(pg);
+        let store = Store::new(pg, config.tuning.replay_concurrency);
+        let publish = Arc::new(PublishQueue::new(
+            config.tuning.publish_queue,
+            config.tuning.publish_queue_bytes,
+            metrics.clone(),
+        ));
+        let published = CancellationToken::new();
+        let publisher = Publisher {
+            queue: Arc::clone(&publish),
+            pool: redis.clone(),
+            channels,
+            metrics: metrics.clone(),
+            done: published.clone(),
+        };
         let (writer, writer_task) = WriterTask::new(
-            config.tuning.write_queue,
-            config.tuning.write_batch,
-            store.clone(),
-            Publisher::new(redis.clone(), channels),
+            QueueLimits {
+                items: config.tuning.write_queue,
+                bytes: config.tuning.write_queue_bytes,
+                batch: config.tuning.write_batch,
+            },
+            WriteConnection::new(&config.database_url),
             Arc::clone(&hub),
+            publish,
             metrics,
-            shutdown.clone(),
+            draining.clone(),
         );
-        let tasks = vec![
-            tokio::spawn(subscriber.run()),
-            tokio::spawn(writer_task.run()),
-        ];
+        let backfill = Backfill {
+            hub: Arc::clone(&hub),
+            store: store.clone(),
+            status: status.clone(),
+            sweep_every: config.tuning.sweep_interval,
+            shutdown: shutdown.clone(),
+        };
+        let tasks = vec![tokio::spawn(subscriber.run()), tokio::spawn(backfill.run())];
+        let writer_handle = tokio::spawn(writer_task.run());
+        let publisher_handle = tokio::spawn(publisher.run());
 
         let state = web::Data::new(AppState {
             sockets: Arc::new(SocketContext {
-                hub,
+                hub: Arc::clone(&hub),
                 writer,
                 store: store.clone(),
                 redis: redis.clone(),
                 revocation_keys,
                 limits: config.limits,
                 tuning: config.tuning,
+                draining: draining.clone(),
                 shutdown: shutdown.clone(),
             }),
             auth: Arc::clone(&auth),
@@ -134,8 +180,14 @@ impl Application {
         Ok(Self {
             port,
             server,
+            hub,
+            draining,
             shutdown,
+            writer: writer_handle,
+            published,
+            publisher: publisher_handle,
             tasks,
+            drain_timeout: config.tuning.drain_timeout,
         })
     }
 
@@ -148,20 +200,43 @@ impl Application {
         self.run_until(platform::shutdown::signal()).await
     }
 
-    /// Serves until `stop` resolves, then stops accepting, closes every socket
-    /// with 1001, lets in-flight requests and queued messages finish, and returns.
+    /// Serves until `stop` resolves, then shuts down without losing an
+    /// acknowledgement: stops accepting and reading frames, lets the writer
+    /// store and publish what is queued and the sockets receive their echoes
+    /// (within `CHAT_DRAIN_SECS`), then closes every socket with 1001.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
         tokio::select! {
             result = &mut server => {
+                self.draining.cancel();
                 self.shutdown.cancel();
+                self.published.cancel();
                 return result.context("server task")?.context("server failed");
             }
             () = stop => {}
         }
         tracing::info!("shutting down");
         handle.pause().await;
+        let deadline = tokio::time::Instant::now() + self.drain_timeout;
+        self.draining.cancel();
+        if tokio::time::timeout_at(deadline, self.writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the writer did not finish in time");
+        }
+        self.published.cancel();
+        if tokio::time::timeout_at(deadline, self.publisher)
+            .await
+            .is_err()
+        {
+            tracing::warn!("publishing did not finish in time");
+        }
+        // Sockets close themselves once their messages are echoed.
+        while self.hub.socket_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         self.shutdown.cancel();
         handle.stop(true).await;
         server

@@ -6,7 +6,10 @@ use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{message::StoredMessage, rules::FrameError};
+use super::{
+    frame_error::{ErrorCode, FrameError},
+    message::StoredMessage,
+};
 
 /// A frame from the client, parsed but not yet checked against the socket's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,21 +93,6 @@ impl ClientFrame {
             Typed::Ping {} => Self::Ping,
         })
     }
-}
-
-/// Error codes of the `error` frame, as the contract lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    InvalidJson,
-    InvalidRequest,
-    NotJoined,
-    InvalidRoom,
-    Forbidden,
-    MessageTooLong,
-    EmptyMessage,
-    RateLimited,
-    Unavailable,
 }
 
 /// A frame to the client.

@@ -1,13 +1,14 @@
 //! The chat's rules, free of I/O: room names and who may use them, the frame
 //! format, message validation and the rate limit.
 
+pub mod frame_error;
 pub mod frames;
 pub mod message;
 pub mod rate;
 pub mod room;
 pub mod rules;
 
-pub use frames::{ClientFrame, ErrorCode, ServerFrame};
+pub use frame_error::{ErrorCode, FrameError};
+pub use frames::{ClientFrame, ServerFrame};
 pub use message::{NewMessage, StoredMessage};
 pub use room::RoomName;
-pub use rules::FrameError;

@@ -79,12 +79,13 @@ fn is_public(raw: &str) -> bool {
 }
 
 /// `<uuid>.<uuid>`, both in canonical lower-case hyphenated form, lower id first,
-/// so each pair of users has exactly one direct room.
+/// so each pair of users has exactly one direct room; a user has none with
+/// themselves.
 fn parse_direct(rest: &str) -> Option<(Uuid, Uuid)> {
     let (a, b) = rest.split_once('.')?;
     let ua = canonical_uuid(a)?;
     let ub = canonical_uuid(b)?;
-    (a <= b).then_some((ua, ub))
+    (a < b).then_some((ua, ub))
 }
 
 fn canonical_uuid(s: &str) -> Option<Uuid> {
@@ -125,6 +126,7 @@ mod tests {
         assert!(room.admits(a) && room.admits(b));
         assert!(!room.admits(Uuid::from_u128(3)));
         assert!(RoomName::parse(&format!("dm.{b}.{a}")).is_err());
+        assert!(RoomName::parse(&format!("dm.{a}.{a}")).is_err());
         assert!(RoomName::parse(&format!("dm.{a}")).is_err());
         assert!(RoomName::parse(&format!("dm.{a}.{b}.x")).is_err());
         assert!(RoomName::parse(&format!("dm.{}.{b}", a.simple())).is_err());

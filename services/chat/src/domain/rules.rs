@@ -2,52 +2,10 @@
 
 use uuid::Uuid;
 
-use super::{
-    frames::ErrorCode,
-    room::{InvalidRoom, RoomName},
-};
+use super::{frame_error::FrameError, room::RoomName};
 
 /// The longest `client_id` the contract allows.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
-
-/// A frame the server refuses; the socket stays open.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FrameError {
-    #[error("frame is not valid JSON")]
-    InvalidJson,
-    #[error("{0}")]
-    InvalidRequest(String),
-    #[error("not joined to room {0:?}")]
-    NotJoined(String),
-    #[error(transparent)]
-    InvalidRoom(#[from] InvalidRoom),
-    #[error("room {0:?} is a direct room of two other users")]
-    Forbidden(String),
-    #[error("message is longer than {0} characters")]
-    MessageTooLong(usize),
-    #[error("message is empty")]
-    EmptyMessage,
-    #[error("too many frames; slow down")]
-    RateLimited,
-    #[error("the message could not be stored; try again")]
-    Unavailable,
-}
-
-impl FrameError {
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::InvalidJson => ErrorCode::InvalidJson,
-            Self::InvalidRequest(_) => ErrorCode::InvalidRequest,
-            Self::NotJoined(_) => ErrorCode::NotJoined,
-            Self::InvalidRoom(_) => ErrorCode::InvalidRoom,
-            Self::Forbidden(_) => ErrorCode::Forbidden,
-            Self::MessageTooLong(_) => ErrorCode::MessageTooLong,
-            Self::EmptyMessage => ErrorCode::EmptyMessage,
-            Self::RateLimited => ErrorCode::RateLimited,
-            Self::Unavailable => ErrorCode::Unavailable,
-        }
-    }
-}
 
 /// A room the user may enter: well-formed, and theirs if it is a direct room.
 pub fn room_for(user: Uuid, raw: &str) -> Result<RoomName, FrameError> {
@@ -60,7 +18,14 @@ pub fn room_for(user: Uuid, raw: &str) -> Result<RoomName, FrameError> {
 }
 
 /// Whitespace alone is empty; length is counted in Unicode scalar values.
+/// PostgreSQL's `text` cannot hold U+0000: such a message would fail the whole
+/// batch it is stored with, so it is refused here, before the writer.
 pub fn check_body(body: &str, max_chars: usize) -> Result<(), FrameError> {
+    if body.contains('\0') {
+        return Err(FrameError::InvalidRequest(
+            "message must not contain U+0000".into(),
+        ));
+    }
     if body.trim().is_empty() {
         return Err(FrameError::EmptyMessage);
     }
@@ -72,6 +37,9 @@ pub fn check_body(body: &str, max_chars: usize) -> Result<(), FrameError> {
 
 pub fn check_client_id(client_id: Option<&str>) -> Result<(), FrameError> {
     match client_id {
+        Some(id) if id.contains('\0') => Err(FrameError::InvalidRequest(
+            "client_id must not contain U+0000".into(),
+        )),
         Some(id) if id.is_empty() || id.chars().nth(MAX_CLIENT_ID_CHARS).is_some() => {
             Err(FrameError::InvalidRequest(format!(
                 "client_id must be 1 to {MAX_CLIENT_ID_CHARS} characters"
@@ -84,6 +52,7 @@ pub fn check_client_id(client_id: Option<&str>) -> Result<(), FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ErrorCode;
 
     #[test]
     fn body_limits_count_characters_not_bytes() {
@@ -101,5 +70,20 @@ mod tests {
         assert!(check_client_id(Some(&"x".repeat(64))).is_ok());
         assert!(check_client_id(Some(&"x".repeat(65))).is_err());
         assert!(check_client_id(Some("")).is_err());
+        assert_eq!(
+            check_client_id(Some("a\0b")).map_err(|e| e.code()),
+            Err(ErrorCode::InvalidRequest)
+        );
+    }
+
+    #[test]
+    fn nul_is_an_invalid_request_not_an_empty_message() {
+        for body in ["\0", "hi\0", "\0   "] {
+            assert_eq!(
+                check_body(body, 10).map_err(|e| e.code()),
+                Err(ErrorCode::InvalidRequest),
+                "{body:?}"
+            );
+        }
     }
 }

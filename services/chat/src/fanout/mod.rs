@@ -1,11 +1,15 @@
 //! Fan-out across replicas. A stored message is published once on its room's
-//! Redis channel; every replica with local members of the room is subscribed and
-//! hands the same frame bytes to each local socket.
+//! Redis channel; every replica with local members of the room is subscribed,
+//! puts what it receives (and what its own writer stored) in order, and hands
+//! the same frame bytes to each local socket.
 
 pub mod hub;
-pub mod publish;
+pub mod member;
+pub mod publisher;
 mod relay;
+pub mod sequencer;
 pub mod subscriber;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -13,7 +17,8 @@ use bytestring::ByteString;
 
 use crate::domain::{ServerFrame, StoredMessage};
 
-pub use hub::{Hub, KillReason, SocketId};
+pub use hub::{Hub, JoinStart};
+pub use member::{KillReason, SocketId};
 
 /// A message frame on its way to sockets: serialized once, shared by all.
 #[derive(Debug)]

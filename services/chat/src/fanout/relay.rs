@@ -5,28 +5,56 @@
 //! per frame and socket, as many as the frames' own `send`s. So the hub sends one
 //! job per worker per batch to that worker's relay task, which queues the frames
 //! to its sockets with local, syscall-free wakes.
+//!
+//! Every socket's frames take one path (its relay, or direct), in the order the
+//! hub released them; nothing overtakes. A relay that is full means its worker
+//! is far behind: the sockets of the job that did not fit are closed with 1013
+//! (they rejoin with `since`) rather than served out of order.
 
-use std::{cell::RefCell, sync::Arc};
+use std::{
+    cell::RefCell,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use tokio::sync::mpsc;
 
 use super::{
     Delivery,
-    hub::{KillReason, SocketEntry},
+    member::{KillReason, Refused, SocketEntry},
 };
 use crate::metrics::Metrics;
 
 /// Frames for some sockets of one worker: each socket's run in the order to send.
-pub type Job = Vec<(Arc<SocketEntry>, Arc<[Arc<Delivery>]>)>;
+pub type Run = (Arc<SocketEntry>, Arc<[Arc<Delivery>]>);
 
-/// Jobs waiting for one worker's relay task. A job is one batch's frames for that
-/// worker, so this bounds how far a stalled worker can fall behind before
-/// delivery falls back to queueing into the sockets' own bounded outboxes.
-const RELAY_CAPACITY: usize = 256;
+struct Job {
+    runs: Vec<Run>,
+    /// The frame bytes the job keeps alive (counted once per job).
+    bytes: usize,
+}
+
+/// Jobs waiting for one worker's relay task, in count and in the bytes of the
+/// frames they hold. A job is one release's frames for that worker.
+const RELAY_JOBS: usize = 1024;
+const RELAY_BYTES: usize = 32 << 20;
 
 /// The sending end of one worker thread's relay task.
 #[derive(Debug, Clone)]
-pub struct Relay(mpsc::Sender<Job>);
+pub struct Relay {
+    tx: mpsc::Sender<Job>,
+    bytes: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("runs", &self.runs.len())
+            .finish()
+    }
+}
 
 thread_local! {
     static LOCAL: RefCell<Option<Relay>> = const { RefCell::new(None) };
@@ -39,33 +67,50 @@ impl Relay {
     pub fn current(metrics: &Metrics) -> Self {
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
-            if let Some(relay) = local.as_ref().filter(|r| !r.0.is_closed()) {
+            if let Some(relay) = local.as_ref().filter(|r| !r.tx.is_closed()) {
                 return relay.clone();
             }
-            let (tx, mut rx) = mpsc::channel::<Job>(RELAY_CAPACITY);
+            let (tx, mut rx) = mpsc::channel::<Job>(RELAY_JOBS);
+            let bytes = Arc::new(AtomicUsize::new(0));
+            let task_bytes = Arc::clone(&bytes);
             let metrics = metrics.clone();
             actix_web::rt::spawn(async move {
                 while let Some(job) = rx.recv().await {
-                    run(&metrics, job);
+                    task_bytes.fetch_sub(job.bytes, Ordering::Relaxed);
+                    run(&metrics, job.runs);
                 }
             });
-            let relay = Self(tx);
+            let relay = Self { tx, bytes };
             *local = Some(relay.clone());
             relay
         })
     }
 
     fn same(&self, other: &Self) -> bool {
-        self.0.same_channel(&other.0)
+        self.tx.same_channel(&other.tx)
+    }
+
+    fn send(&self, job: Job, metrics: &Metrics) {
+        if self.bytes.load(Ordering::Relaxed) + job.bytes > RELAY_BYTES {
+            return refuse(metrics, &job.runs);
+        }
+        self.bytes.fetch_add(job.bytes, Ordering::Relaxed);
+        let len = job.bytes;
+        if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) =
+            self.tx.try_send(job)
+        {
+            self.bytes.fetch_sub(len, Ordering::Relaxed);
+            refuse(metrics, &job.runs);
+        }
     }
 }
 
-/// One batch's jobs, gathered under the hub's lock and sent after it.
+/// One release's jobs, gathered under the hub's lock.
 #[derive(Default)]
 pub struct Jobs {
-    by_relay: Vec<(Relay, Job)>,
+    by_relay: Vec<(Relay, Vec<Run>)>,
     /// Sockets with no relay (not on an actix worker): queued directly.
-    direct: Job,
+    direct: Vec<Run>,
 }
 
 impl Jobs {
@@ -77,30 +122,32 @@ impl Jobs {
         };
         // A handful of workers: a linear search beats hashing.
         match self.by_relay.iter_mut().find(|(r, _)| r.same(relay)) {
-            Some((_, job)) => job.push(item),
+            Some((_, runs)) => runs.push(item),
             None => self.by_relay.push((relay.clone(), vec![item])),
         }
     }
 
-    pub fn send(self, metrics: &Metrics) {
-        for (relay, job) in self.by_relay {
-            // The worker is behind or gone (shutting down): queue into the sockets'
-            // outboxes directly, whose bounds close slow consumers, rather than let
-            // this queue grow or drop anything.
-            if let Err(
-                mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job),
-            ) = relay.0.try_send(job)
-            {
-                run(metrics, job);
-            }
+    /// Hands every job over; `bytes` is the size of the frames released.
+    pub fn send(self, bytes: usize, metrics: &Metrics) {
+        for (relay, runs) in self.by_relay {
+            relay.send(Job { runs, bytes }, metrics);
         }
         run(metrics, self.direct);
     }
 }
 
-fn run(metrics: &Metrics, job: Job) {
+/// The worker cannot take more: its sockets of this job are too far behind.
+fn refuse(metrics: &Metrics, runs: &[Run]) {
+    for (entry, _) in runs {
+        if entry.kill.kill(KillReason::SlowConsumer) {
+            metrics.slow_consumer_closes.inc();
+        }
+    }
+}
+
+fn run(metrics: &Metrics, runs: Vec<Run>) {
     let mut delivered = 0;
-    for (entry, frames) in job {
+    for (entry, frames) in runs {
         delivered += queue_run(metrics, &entry, &frames);
     }
     metrics
@@ -110,20 +157,23 @@ fn run(metrics: &Metrics, job: Job) {
 
 /// Queues frames to one socket until its outbox is full or closed. Delivery never
 /// waits for a socket: one whose queue is full is closed instead (1013; it can
-/// rejoin with `since`).
+/// rejoin with `since`), and gets nothing after the frame that did not fit.
 fn queue_run(metrics: &Metrics, entry: &SocketEntry, frames: &[Arc<Delivery>]) -> usize {
+    if entry.kill.token().is_cancelled() {
+        return 0;
+    }
     let mut queued = 0;
     for delivery in frames {
-        match entry.outbox.try_send(Arc::clone(delivery)) {
+        match entry.outbox.try_send(delivery) {
             Ok(()) => queued += 1,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 if entry.kill.kill(KillReason::SlowConsumer) {
                     metrics.slow_consumer_closes.inc();
                 }
                 break;
             }
             // The socket is on its way out.
-            Err(mpsc::error::TrySendError::Closed(_)) => break,
+            Err(Refused::Closed) => break,
         }
     }
     queued

@@ -2,11 +2,15 @@
 //! local members, plus the auth revocation channel. It uses RESP3 so the same
 //! connection can be named (`CLIENT SETNAME`, for operators and tests) and pinged.
 //!
+//! Subscription changes are coalesced by the hub: however many joins and
+//! leaves happened since the last turn, one `SUBSCRIBE` and one `UNSUBSCRIBE`
+//! carry them all. A room goes live only once its channel is subscribed.
+//!
 //! When the connection drops, the replica reports not ready, reconnects with
-//! backoff, resubscribes every room that has local members, and re-checks the
-//! revocation markers of its open sockets, since announcements sent during the
-//! gap were lost. Messages published during the gap are in PostgreSQL, where
-//! clients reach them with `since`.
+//! backoff, resubscribes every room that has local members, asks the hub for a
+//! sweep (every room's last id read from PostgreSQL: what was published during
+//! the gap is filled from there), and re-checks the revocation markers of its
+//! open sockets, since announcements sent during the gap were lost.
 
 use std::{
     collections::HashSet,
@@ -25,7 +29,7 @@ use deadpool_redis::redis::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Channels, Delivery, hub::SubCommand, publish};
+use super::{Channels, Delivery, wire};
 use crate::{fanout::Hub, metrics::Metrics};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -58,7 +62,6 @@ pub struct Subscriber {
     pub status: FanoutStatus,
     pub revocation_keys: RevocationKeys,
     pub pool: deadpool_redis::Pool,
-    pub commands: mpsc::UnboundedReceiver<SubCommand>,
     pub shutdown: CancellationToken,
 }
 
@@ -78,7 +81,7 @@ struct Connected {
 }
 
 impl Subscriber {
-    pub async fn run(mut self) {
+    pub async fn run(self) {
         let mut backoff = BACKOFF_START;
         let mut ever_connected = false;
         while !self.shutdown.is_cancelled() {
@@ -89,6 +92,7 @@ impl Subscriber {
                     if ever_connected {
                         self.metrics.redis_reconnects.inc();
                         tracing::info!("redis subscriber reconnected");
+                        self.hub.request_sweep();
                         self.recheck_revocations().await;
                     }
                     ever_connected = true;
@@ -97,7 +101,11 @@ impl Subscriber {
                     self.metrics.rooms_subscribed.set(0);
                     match why {
                         Ok(()) => return,
-                        Err(e) => tracing::warn!(error = %e, "redis subscriber connection lost"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "redis subscriber connection lost");
+                            // Until it is back, gaps are found by sweeping.
+                            self.hub.request_sweep();
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, ?backoff, "redis subscriber cannot connect"),
@@ -116,7 +124,8 @@ impl Subscriber {
             .redis_settings()
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings))?;
+        let tcp = info.tcp_settings().clone().set_nodelay(true);
+        let client = redis::Client::open(info.set_redis_settings(settings).set_tcp_settings(tcp))?;
         let (tx, pushes) = mpsc::unbounded_channel();
         let config = AsyncConnectionConfig::new()
             .set_push_sender(tx)
@@ -130,10 +139,13 @@ impl Subscriber {
             .arg(&self.client_name)
             .query_async::<()>(&mut conn)
             .await?;
+        // Changes queued before now are covered by subscribing to every room.
+        let _ = self.hub.subscription_changes();
         let rooms = self.hub.rooms();
         let mut names: Vec<String> = rooms.iter().map(|r| self.channels.room(r)).collect();
         names.push(self.channels.revocations().to_owned());
         conn.subscribe(&names).await?;
+        self.hub.subscribed(&rooms);
         self.metrics
             .rooms_subscribed
             .set(i64::try_from(rooms.len()).unwrap_or(i64::MAX));
@@ -145,7 +157,7 @@ impl Subscriber {
     }
 
     /// Runs until shutdown (`Ok`) or until the connection fails (`Err`).
-    async fn serve(&mut self, c: &mut Connected) -> anyhow::Result<()> {
+    async fn serve(&self, c: &mut Connected) -> anyhow::Result<()> {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -155,10 +167,7 @@ impl Subscriber {
                     Some(p) => self.on_pushes(p, &mut c.pushes)?,
                     None => anyhow::bail!("push channel closed"),
                 },
-                command = self.commands.recv() => match command {
-                    Some(command) => self.apply(c, command).await?,
-                    None => return Ok(()),
-                },
+                () = self.hub.subscriptions_changed() => self.apply_changes(c).await?,
                 _ = ping.tick() => {
                     redis::cmd("PING").query_async::<Value>(&mut c.conn).await?;
                 }
@@ -166,30 +175,47 @@ impl Subscriber {
         }
     }
 
-    async fn apply(&self, c: &mut Connected, command: SubCommand) -> anyhow::Result<()> {
-        match command {
-            SubCommand::Subscribe { room, ack } => {
-                if !c.subscribed.contains(&room) {
-                    c.conn.subscribe(self.channels.room(&room)).await?;
-                    c.subscribed.insert(room);
-                    self.metrics.rooms_subscribed.inc();
-                }
-                let _ = ack.send(());
-            }
-            SubCommand::Unsubscribe { room } => {
-                if c.subscribed.contains(&room) && !self.hub.has_members(&room) {
-                    c.conn.unsubscribe(self.channels.room(&room)).await?;
-                    c.subscribed.remove(&room);
-                    self.metrics.rooms_subscribed.dec();
-                }
+    /// One `SUBSCRIBE` and one `UNSUBSCRIBE` for every change since the last turn.
+    async fn apply_changes(&self, c: &mut Connected) -> anyhow::Result<()> {
+        let changes = self.hub.subscription_changes();
+        let mut subscribe = Vec::new();
+        let mut confirmed = Vec::new();
+        let mut unsubscribe = Vec::new();
+        for change in changes {
+            match (change.wanted, c.subscribed.contains(&change.room)) {
+                (true, true) => confirmed.push(change.room),
+                (true, false) => subscribe.push(change.room),
+                (false, true) => unsubscribe.push(change.room),
+                (false, false) => {}
             }
         }
+        if !subscribe.is_empty() {
+            let names: Vec<String> = subscribe.iter().map(|r| self.channels.room(r)).collect();
+            c.conn.subscribe(&names).await?;
+            c.subscribed.extend(subscribe.iter().cloned());
+            confirmed.extend(subscribe);
+        }
+        if !unsubscribe.is_empty() {
+            let names: Vec<String> = unsubscribe.iter().map(|r| self.channels.room(r)).collect();
+            c.conn.unsubscribe(&names).await?;
+            for room in &unsubscribe {
+                c.subscribed.remove(room);
+            }
+        }
+        // A room created again while its channel stayed subscribed needs its
+        // baseline as much as a newly subscribed one.
+        if !confirmed.is_empty() {
+            self.hub.subscribed(&confirmed);
+        }
+        self.metrics
+            .rooms_subscribed
+            .set(i64::try_from(c.subscribed.len()).unwrap_or(i64::MAX));
         Ok(())
     }
 
-    /// Handles `first` and every push already waiting behind it, delivering the
-    /// room messages among them as one batch (see [`Hub::deliver`]).
-    /// Pushes keep their order: a revocation first delivers what came before it.
+    /// Handles `first` and every push already waiting behind it, offering the
+    /// room messages among them to the hub as one batch. Pushes keep their
+    /// order: a revocation first offers what came before it.
     fn on_pushes(
         &self,
         first: PushInfo,
@@ -200,13 +226,13 @@ impl Subscriber {
         let mut taken = 0;
         while let Some(push) = next.take() {
             if push.kind == PushKind::Disconnection {
-                self.deliver(&batch);
+                self.hub.offer(&batch);
                 anyhow::bail!("disconnected");
             }
             match self.decode(push) {
                 Some(Push::Room(delivery)) => batch.push(delivery),
                 Some(Push::Revocation(payload)) => {
-                    self.deliver(&std::mem::take(&mut batch));
+                    self.hub.offer(&std::mem::take(&mut batch));
                     self.on_revocation(&payload);
                 }
                 None => {}
@@ -216,14 +242,8 @@ impl Subscriber {
                 next = pushes.try_recv().ok();
             }
         }
-        self.deliver(&batch);
+        self.hub.offer(&batch);
         Ok(())
-    }
-
-    fn deliver(&self, batch: &[Arc<Delivery>]) {
-        if !batch.is_empty() {
-            self.hub.deliver(batch);
-        }
     }
 
     fn decode(&self, push: PushInfo) -> Option<Push> {
@@ -244,11 +264,11 @@ impl Subscriber {
             return Some(Push::Revocation(payload));
         }
         let room = self.channels.room_of(&channel)?;
-        let Some((delivery, published_at)) = publish::decode(Arc::from(room), payload) else {
+        let Some((delivery, published_at)) = wire::decode(Arc::from(room), payload) else {
             tracing::warn!(%channel, "ignoring a malformed room payload");
             return None;
         };
-        let micros = publish::now_micros().saturating_sub(published_at).max(0);
+        let micros = wire::now_micros().saturating_sub(published_at).max(0);
         #[allow(clippy::cast_precision_loss)] // microseconds to seconds, for a histogram
         self.metrics
             .fanout_latency_seconds

@@ -76,6 +76,8 @@ async fn connect(
             "since must not be negative".into(),
         ));
     }
+    let admission = socket::Admission::take(&state.sockets, &claims)
+        .map_err(|_| ApiError::TooManySockets(state.sockets.limits.max_sockets_per_user))?;
     let (response, session, stream) = actix_ws::handle(req, body)
         .map_err(|e| ApiError::InvalidRequest(format!("expected a WebSocket upgrade: {e}")))?;
     let stream = stream.max_frame_size(state.sockets.limits.max_frame_bytes);
@@ -85,13 +87,6 @@ async fn connect(
         client_ip = ?state.proxies.client_ip(req),
         "socket accepted"
     );
-    socket::spawn(
-        std::sync::Arc::clone(&state.sockets),
-        claims,
-        room,
-        query.since,
-        session,
-        stream,
-    );
+    socket::spawn(admission, claims, room, query.since, session, stream);
     Ok(response)
 }

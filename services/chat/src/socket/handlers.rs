@@ -1,46 +1,15 @@
-//! What a socket does with each thing its loop receives.
-
-use std::{sync::Arc, time::Duration};
+//! What a socket does with the client's frames.
 
 use actix_ws::{CloseCode, Item, Message, ProtocolError};
 use bytes::BytesMut;
 use bytestring::ByteString;
 
-use super::{
-    Connection, Stop,
-    rooms::{AfterSubscribe, Live},
+use super::{Connection, Stop, events::Event};
+use crate::domain::{
+    ClientFrame, FrameError, NewMessage, RoomName, ServerFrame,
+    message::now_micros,
+    rules::{check_body, check_client_id, room_for},
 };
-use crate::{
-    domain::{
-        ClientFrame, FrameError, NewMessage, RoomName, ServerFrame, StoredMessage,
-        message::now_micros,
-        rules::{check_body, check_client_id, room_for},
-    },
-    fanout::{Delivery, KillReason},
-    store::{Outcome, Page, writer::WriteReply},
-};
-
-/// Stored messages sent per replay query.
-const REPLAY_PAGE: i64 = 500;
-/// How long a join waits for the subscription before going ahead without it
-/// (Redis down: live messages resume when the subscriber reconnects).
-const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
-
-/// Answers to work a socket started and did not wait for.
-pub enum Event {
-    Subscribed {
-        room: RoomName,
-        generation: u64,
-        since: Option<i64>,
-    },
-    Replayed {
-        room: RoomName,
-        generation: u64,
-        page: Result<Vec<StoredMessage>, ()>,
-    },
-    Written(WriteReply),
-    RevocationChecked(bool),
-}
 
 impl Connection {
     pub(super) async fn on_inbound(
@@ -64,17 +33,22 @@ impl Connection {
         self.last_heard = std::time::Instant::now();
         match message {
             Message::Text(text) => self.on_text(&text).await,
-            Message::Binary(_) => {
-                self.reply_error(&FrameError::InvalidRequest(
-                    "frames must be JSON text".into(),
-                ))
-                .await
-            }
+            Message::Binary(_) => self.refuse_binary().await,
             Message::Continuation(item) => self.on_fragment(item).await,
             Message::Ping(payload) => self.pong(&payload).await,
             Message::Pong(_) | Message::Nop => Ok(()),
             Message::Close(reason) => Err(Stop::ClientClosed(reason)),
         }
+    }
+
+    async fn refuse_binary(&mut self) -> Result<(), Stop> {
+        if !self.control.try_take(std::time::Instant::now()) {
+            return self.reply_error(&FrameError::RateLimited).await;
+        }
+        self.reply_error(&FrameError::InvalidRequest(
+            "frames must be JSON text".into(),
+        ))
+        .await
     }
 
     /// Reassembles a fragmented frame, holding it to the same size limit.
@@ -106,11 +80,7 @@ impl Connection {
             return Ok(());
         };
         if !is_text {
-            return self
-                .reply_error(&FrameError::InvalidRequest(
-                    "frames must be JSON text".into(),
-                ))
-                .await;
+            return self.refuse_binary().await;
         }
         match ByteString::try_from(whole.freeze()) {
             Ok(text) => self.on_text(&text).await,
@@ -118,11 +88,19 @@ impl Connection {
         }
     }
 
+    /// Message frames count against `CHAT_RATE`/`CHAT_BURST`; every other frame,
+    /// malformed ones included, against the control limit.
     async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
-        if !self.bucket.try_take(std::time::Instant::now()) {
+        let parsed = ClientFrame::parse(text);
+        let now = std::time::Instant::now();
+        let allowed = match parsed {
+            Ok(ClientFrame::Send { .. }) => self.messages.try_take(now),
+            _ => self.control.try_take(now),
+        };
+        if !allowed {
             return self.reply_error(&FrameError::RateLimited).await;
         }
-        let handled = match ClientFrame::parse(text) {
+        let handled = match parsed {
             Err(e) => Err(e),
             Ok(ClientFrame::Ping) => return self.send(ServerFrame::Pong.encode()).await,
             Ok(ClientFrame::Send {
@@ -130,7 +108,10 @@ impl Connection {
                 body,
                 client_id,
             }) => self.submit(room, body, client_id),
-            Ok(ClientFrame::Join { room, since }) => self.join(&room, since),
+            Ok(ClientFrame::Join { room, since }) => match self.join(&room, since) {
+                Ok(room) => return self.start_join(room, since).await,
+                Err(e) => Err(e),
+            },
             Ok(ClientFrame::Leave { room }) => match self.leave(&room) {
                 Ok(room) => {
                     return self
@@ -174,13 +155,15 @@ impl Connection {
             client_id,
             created_at: now_micros(),
         })?;
+        self.writes_in_flight += 1;
         self.pending.push(Box::pin(async move {
             Event::Written(answer.await.unwrap_or(Err(FrameError::Unavailable)))
         }));
         Ok(())
     }
 
-    fn join(&mut self, raw: &str, since: Option<i64>) -> Result<(), FrameError> {
+    /// The checks of a `join` frame; the join itself is [`Connection::start_join`].
+    fn join(&mut self, raw: &str, since: Option<i64>) -> Result<RoomName, FrameError> {
         let room = room_for(self.claims.sub, raw)?;
         if since.is_some_and(|s| s < 0) {
             return Err(FrameError::InvalidRequest(
@@ -193,23 +176,7 @@ impl Connection {
                 "a socket may join at most {max} rooms"
             )));
         }
-        self.start_join(room, since);
-        Ok(())
-    }
-
-    /// Joins the hub's room first, so live messages start arriving (and are
-    /// buffered) before anything is replayed.
-    pub(super) fn start_join(&mut self, room: RoomName, since: Option<i64>) {
-        let generation = self.rooms.begin(room.shared());
-        let subscribed = self.ctx.hub.join(self.id, &room);
-        self.pending.push(Box::pin(async move {
-            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, subscribed).await;
-            Event::Subscribed {
-                room,
-                generation,
-                since,
-            }
-        }));
+        Ok(room)
     }
 
     fn leave(&mut self, raw: &str) -> Result<RoomName, FrameError> {
@@ -218,150 +185,11 @@ impl Connection {
             return Err(FrameError::NotJoined(room.to_string()));
         }
         self.ctx.hub.leave(self.id, room.as_str());
+        self.replays.retain(|r| *r.room.as_str() != *room.as_str());
         Ok(room)
     }
 
-    pub(super) async fn on_live(&mut self, delivery: &Arc<Delivery>) -> Result<(), Stop> {
-        match self.rooms.on_live(delivery) {
-            Live::Send => self.send(delivery.frame.clone()).await,
-            Live::Buffered | Live::Ignore => Ok(()),
-            Live::Overflow => {
-                if self.kill.kill(KillReason::SlowConsumer) {
-                    self.ctx.hub.count_slow_consumer();
-                }
-                Err(self.killed())
-            }
-        }
-    }
-
-    pub(super) async fn on_event(&mut self, event: Event) -> Result<(), Stop> {
-        match event {
-            Event::Subscribed {
-                room,
-                generation,
-                since,
-            } => {
-                self.ready = true;
-                match self.rooms.subscribed(room.as_str(), generation, since) {
-                    AfterSubscribe::Stale => Ok(()),
-                    AfterSubscribe::Drain(buffer) => {
-                        self.send(
-                            ServerFrame::Joined {
-                                room: room.as_str(),
-                            }
-                            .encode(),
-                        )
-                        .await?;
-                        for delivery in buffer {
-                            self.send(delivery.frame.clone()).await?;
-                        }
-                        Ok(())
-                    }
-                    AfterSubscribe::Replay(after) => {
-                        self.send(
-                            ServerFrame::Joined {
-                                room: room.as_str(),
-                            }
-                            .encode(),
-                        )
-                        .await?;
-                        self.replay(room, generation, after);
-                        Ok(())
-                    }
-                }
-            }
-            Event::Replayed {
-                room,
-                generation,
-                page,
-            } => self.on_replayed(room, generation, page).await,
-            Event::Written(Ok(Outcome::Stored(_))) => Ok(()),
-            Event::Written(Ok(Outcome::Duplicate(original))) => {
-                self.send(ServerFrame::message(&original).encode()).await
-            }
-            Event::Written(Err(e)) => self.reply_error(&e).await,
-            Event::RevocationChecked(true) => {
-                self.kill.kill(KillReason::Revoked);
-                Err(self.killed())
-            }
-            Event::RevocationChecked(false) => Ok(()),
-        }
-    }
-
-    fn replay(&mut self, room: RoomName, generation: u64, after: i64) {
-        let store = self.ctx.store.clone();
-        self.pending.push(Box::pin(async move {
-            let page = Page {
-                before: None,
-                after: Some(after),
-                limit: REPLAY_PAGE,
-            };
-            let page = store.page(room.as_str(), page).await.map_err(|e| {
-                tracing::warn!(error = %e, "replay failed");
-            });
-            Event::Replayed {
-                room,
-                generation,
-                page,
-            }
-        }));
-    }
-
-    async fn on_replayed(
-        &mut self,
-        room: RoomName,
-        generation: u64,
-        page: Result<Vec<StoredMessage>, ()>,
-    ) -> Result<(), Stop> {
-        let (messages, failed) = match page {
-            Ok(messages) => (messages, false),
-            Err(()) => (Vec::new(), true),
-        };
-        let full = i64::try_from(messages.len()).unwrap_or(i64::MAX) >= REPLAY_PAGE;
-        let last = messages.last().map(|m| m.id);
-        if !self.rooms.catching_up(room.as_str(), generation) {
-            return Ok(());
-        }
-        for message in &messages {
-            self.send(ServerFrame::message(message).encode()).await?;
-        }
-        match self
-            .rooms
-            .replayed(room.as_str(), generation, last, full && !failed)
-        {
-            None => Ok(()),
-            Some(Ok(after)) => {
-                self.replay(room, generation, after);
-                Ok(())
-            }
-            Some(Err(buffer)) => {
-                if failed {
-                    self.reply_error(&FrameError::Unavailable).await?;
-                }
-                for delivery in buffer {
-                    self.send(delivery.frame.clone()).await?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Closes the race between the handshake's revocation check and this socket
-    /// being reachable by revocation announcements.
-    pub(super) fn check_revoked(&mut self) {
-        let redis = self.ctx.redis.clone();
-        let keys = self.ctx.revocation_keys.clone();
-        let claims = self.claims.clone();
-        self.pending.push(Box::pin(async move {
-            let revoked = match redis.get().await {
-                Ok(mut conn) => keys.is_revoked(&mut conn, &claims).await.unwrap_or(false),
-                Err(_) => false,
-            };
-            Event::RevocationChecked(revoked)
-        }));
-    }
-
-    async fn reply_error(&mut self, error: &FrameError) -> Result<(), Stop> {
+    pub(super) async fn reply_error(&mut self, error: &FrameError) -> Result<(), Stop> {
         self.send(ServerFrame::error(error).encode()).await
     }
 }

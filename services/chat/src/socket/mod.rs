@@ -1,12 +1,15 @@
 //! One task per WebSocket: a single `select!` loop over the client's frames, the
 //! socket's bounded outbox of live messages, its pending store answers and
-//! replays, a heartbeat, the token's expiry and the kill switch (slow consumer,
-//! revocation, shutdown).
+//! replays, a heartbeat, the token's expiry, the replica draining, and the kill
+//! switch (slow consumer, revocation, shutdown).
 
+mod admission;
+mod events;
 mod handlers;
 mod rooms;
 
 use std::{
+    collections::VecDeque,
     pin::Pin,
     sync::Arc,
     time::{Duration, Instant},
@@ -17,18 +20,22 @@ use auth::{Claims, RevocationKeys};
 use bytes::BytesMut;
 use bytestring::ByteString;
 use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use self::{handlers::Event, rooms::Rooms};
+pub use self::admission::Admission;
+use self::{
+    events::{Event, ReplayRequest},
+    rooms::{BufferLimits, Rooms},
+};
 use crate::{
     config::{Limits, Tuning},
     domain::{RoomName, rate::TokenBucket},
     fanout::{
         Delivery, Hub, KillReason, SocketId,
-        hub::{Kill, SocketEntry},
+        member::{Inbox, Kill},
     },
-    store::{Store, writer::Writer},
+    pipeline::writer::Writer,
+    store::Store,
 };
 
 /// Most live frames sent in one turn of the loop: actix-ws queues 32 frames
@@ -47,6 +54,9 @@ pub struct SocketContext {
     pub revocation_keys: RevocationKeys,
     pub limits: Limits,
     pub tuning: Tuning,
+    /// Cancelled first on shutdown: stop reading frames, finish what is in flight.
+    pub draining: CancellationToken,
+    /// Cancelled last: every socket still open closes with 1001.
     pub shutdown: CancellationToken,
 }
 
@@ -69,37 +79,44 @@ struct Connection {
     kill: Arc<Kill>,
     url_room: RoomName,
     rooms: Rooms,
-    bucket: TokenBucket,
+    /// `CHAT_RATE`/`CHAT_BURST`: message frames.
+    messages: TokenBucket,
+    /// Every other frame, the malformed included.
+    control: TokenBucket,
     last_heard: Instant,
     /// A fragmented frame being reassembled: (is text, bytes so far).
     partial: Option<(bool, BytesMut)>,
     pending: Pending,
-    /// Client frames wait until the URL room is joined, so `joined` comes first.
-    ready: bool,
+    /// Replays wait here so that a socket runs one at a time.
+    replays: VecDeque<ReplayRequest>,
+    replaying: bool,
+    /// Messages this socket sent that the store has not answered yet.
+    writes_in_flight: usize,
+    /// Stored messages of this socket whose echo has not been sent yet.
+    awaiting_echo: Vec<(Arc<str>, i64)>,
+    /// The replica is shutting down: no more frames are read.
+    draining: bool,
 }
 
 /// Starts the socket's task on the current actix worker.
 pub fn spawn(
-    ctx: Arc<SocketContext>,
+    admission: Admission,
     claims: Claims,
     room: RoomName,
     since: Option<i64>,
     session: Session,
     stream: MessageStream,
 ) {
-    let (outbox_tx, outbox) = mpsc::channel(ctx.tuning.outbox_capacity);
-    let kill = Arc::new(Kill::new(&ctx.shutdown));
-    let id = ctx.hub.register(SocketEntry {
-        outbox: outbox_tx,
-        kill: Arc::clone(&kill),
-        relay: Some(ctx.hub.local_relay()),
-        sid: claims.sid,
-        jti: claims.jti,
-    });
+    let (ctx, id, kill, inbox) = admission.into_parts();
     let span = tracing::info_span!("socket", id, user = %claims.sub);
+    let limits = ctx.limits;
     let connection = Connection {
-        bucket: TokenBucket::new(ctx.limits.rate_per_sec, ctx.limits.burst),
-        rooms: Rooms::new(ctx.tuning.outbox_capacity),
+        messages: TokenBucket::new(limits.rate_per_sec, limits.burst),
+        control: TokenBucket::new(limits.control_rate_per_sec, limits.control_burst),
+        rooms: Rooms::new(BufferLimits {
+            items: ctx.tuning.outbox_capacity,
+            bytes: ctx.tuning.outbox_bytes,
+        }),
         ctx,
         id,
         claims,
@@ -109,21 +126,20 @@ pub fn spawn(
         last_heard: Instant::now(),
         partial: None,
         pending: FuturesUnordered::new(),
-        ready: false,
+        replays: VecDeque::new(),
+        replaying: false,
+        writes_in_flight: 0,
+        awaiting_echo: Vec::new(),
+        draining: false,
     };
     actix_web::rt::spawn(tracing::Instrument::instrument(
-        connection.run(stream, outbox, since),
+        connection.run(stream, inbox, since),
         span,
     ));
 }
 
 impl Connection {
-    async fn run(
-        mut self,
-        mut stream: MessageStream,
-        mut outbox: mpsc::Receiver<Arc<Delivery>>,
-        since: Option<i64>,
-    ) {
+    async fn run(mut self, mut stream: MessageStream, mut inbox: Inbox, since: Option<i64>) {
         tracing::debug!("socket open");
         let expiry = tokio::time::sleep(until_expiry(&self.claims));
         tokio::pin!(expiry);
@@ -131,23 +147,35 @@ impl Connection {
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let kill = Arc::clone(&self.kill);
-        // One waiter on the kill switch for the socket's whole life, rather than
+        let ctx = Arc::clone(&self.ctx);
+        // One waiter on each switch for the socket's whole life, rather than
         // one registered and removed (two lock round trips) at every turn.
         let killed = kill.token().cancelled();
         tokio::pin!(killed);
+        let draining = ctx.draining.cancelled();
+        tokio::pin!(draining);
         self.check_revoked();
-        self.start_join(self.url_room.clone(), since);
+        if let Err(stop) = self.start_join(self.url_room.clone(), since).await {
+            self.ctx.hub.unregister(self.id);
+            Box::pin(self.finish(stop)).await;
+            return;
+        }
 
         let stop = loop {
+            let reading = !self.draining && !self.rooms.joining();
             let step = tokio::select! {
                 () = &mut killed => Err(self.killed()),
                 () = &mut expiry => Err(Stop::Close(CloseCode::Other(4001), "token expired")),
+                () = &mut draining, if !self.draining => {
+                    self.draining = true;
+                    Ok(())
+                }
                 // Handlers are boxed: the loop's future lives as long as the socket,
                 // and with them inline it would be as large as the largest of them
                 // on every idle socket (3.1 KiB instead of 1.7). A box per wake-up
                 // costs far less than the frames' own syscalls.
-                frame = stream.recv(), if self.ready => Box::pin(self.on_inbound(frame)).await,
-                Some(delivery) = outbox.recv() => Box::pin(self.on_live_run(&delivery, &mut outbox)).await,
+                frame = stream.recv(), if reading => Box::pin(self.on_inbound(frame)).await,
+                Some(delivery) = inbox.recv() => Box::pin(self.on_live_run(&delivery, &mut inbox)).await,
                 Some(event) = self.pending.next(), if !self.pending.is_empty() => {
                     Box::pin(self.on_event(event)).await
                 }
@@ -155,6 +183,9 @@ impl Connection {
             };
             if let Err(stop) = step {
                 break stop;
+            }
+            if self.draining && self.writes_in_flight == 0 && self.awaiting_echo.is_empty() {
+                break Stop::Close(CloseCode::Away, "server shutting down");
             }
         };
         self.ctx.hub.unregister(self.id);
@@ -164,14 +195,10 @@ impl Connection {
     /// Sends `first` and whatever else is already queued (up to [`LIVE_RUN_MAX`])
     /// before going back to the loop: the frames wait together in actix-ws's
     /// queue, so actix-http writes them with one syscall instead of one each.
-    async fn on_live_run(
-        &mut self,
-        first: &Arc<Delivery>,
-        outbox: &mut mpsc::Receiver<Arc<Delivery>>,
-    ) -> Result<(), Stop> {
+    async fn on_live_run(&mut self, first: &Arc<Delivery>, inbox: &mut Inbox) -> Result<(), Stop> {
         self.on_live(first).await?;
         for _ in 1..LIVE_RUN_MAX {
-            let Ok(delivery) = outbox.try_recv() else {
+            let Some(delivery) = inbox.try_recv() else {
                 break;
             };
             self.on_live(&delivery).await?;

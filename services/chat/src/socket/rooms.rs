@@ -1,28 +1,40 @@
-//! The rooms one socket has joined, and the catch-up of each: a joined room
-//! buffers live messages until the replica's subscription is confirmed and,
-//! with `since`, until the stored messages after `since` have been replayed;
-//! then the buffer drains, skipping ids the replay already sent.
-//!
-//! Why skipping `id <= last replayed` is exact: ids are assigned under the room
-//! row's lock and committed in id order, so a replay that saw id N saw every
-//! lower id that will ever exist; any live message with a higher id was
-//! published after the subscription began, so it is in the buffer. The same
-//! floor stays on the live room, because messages the hub queued during the
-//! replay may still be in the socket's outbox when the buffer drains.
+//! The rooms one socket has joined, and how each catches up. The hub hands a
+//! joining socket its start `S`, the room's last id released on this replica:
+//! every id above `S` then reaches the socket live, in order. With `since`
+//! below `S`, the ids in `(since, S]` are replayed from PostgreSQL while live
+//! ones wait in a bounded buffer, which drains after the replay. Live or
+//! replayed, one rule decides what is sent: an id above the last one sent, so
+//! nothing is sent twice, and nothing is skipped because the hub and the replay
+//! together cover every id.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, collections::VecDeque, sync::Arc};
 
 use crate::fanout::Delivery;
 
+/// A catch-up buffer's bounds, in frames and bytes; beyond them the socket is
+/// too far behind.
+#[derive(Debug, Clone, Copy)]
+pub struct BufferLimits {
+    pub items: usize,
+    pub bytes: usize,
+}
+
+#[derive(Default)]
+struct Buffer {
+    items: VecDeque<Arc<Delivery>>,
+    bytes: usize,
+}
+
 enum State {
-    /// Waiting for the subscription; live messages wait too.
-    Subscribing { buffer: Vec<Arc<Delivery>> },
-    /// Replaying stored messages with ids above `replayed`.
+    /// Waiting for the hub's start; live messages wait too.
+    Joining { since: Option<i64>, buffer: Buffer },
+    /// Replaying stored ids in `(sent, upto]`; live ones (all above `upto`) wait.
     CatchingUp {
-        buffer: Vec<Arc<Delivery>>,
-        replayed: i64,
+        sent: i64,
+        upto: i64,
+        buffer: Buffer,
     },
-    /// Sending live messages with ids above `floor` (what a replay already sent).
+    /// Sending live messages with ids above `floor`, the last one sent.
     Live { floor: i64 },
 }
 
@@ -35,34 +47,41 @@ struct Joined {
 /// What to do with a live message.
 pub enum Live {
     Send,
-    Buffered,
-    /// Not joined (any more): drop it.
+    Held,
+    /// Not joined (any more), or already sent: drop it.
     Ignore,
     /// The catch-up buffer is full: the socket is too far behind.
     Overflow,
 }
 
-/// What the socket should do once a room's subscription is confirmed.
-pub enum AfterSubscribe {
+/// What the socket does once the hub gave a join its start.
+pub enum Started {
     /// Send `joined`, then these buffered messages; the room is live.
-    Drain(Vec<Arc<Delivery>>),
-    /// Send `joined`, then replay stored messages after this id.
-    Replay(i64),
+    Live(Vec<Arc<Delivery>>),
+    /// Send `joined`, then replay stored ids in `(after, upto]`.
+    Replay { after: i64, upto: i64 },
     /// A stale answer (left or re-joined since).
+    Stale,
+}
+
+/// After a replayed page: the next page, or the buffered messages to send now.
+pub enum Replayed {
+    More { after: i64, upto: i64 },
+    Done(Vec<Arc<Delivery>>),
     Stale,
 }
 
 pub struct Rooms {
     joined: HashMap<Arc<str>, Joined>,
-    max_buffer: usize,
+    limits: BufferLimits,
     next_generation: u64,
 }
 
 impl Rooms {
-    pub fn new(max_buffer: usize) -> Self {
+    pub fn new(limits: BufferLimits) -> Self {
         Self {
             joined: HashMap::new(),
-            max_buffer,
+            limits,
             next_generation: 0,
         }
     }
@@ -75,23 +94,25 @@ impl Rooms {
         self.joined.len()
     }
 
+    /// A join is waiting for its start: the socket's own messages would race it.
+    pub fn joining(&self) -> bool {
+        self.joined
+            .values()
+            .any(|j| matches!(j.state, State::Joining { .. }))
+    }
+
     /// Starts (or restarts) a join; returns its generation.
-    pub fn begin(&mut self, room: Arc<str>) -> u64 {
+    pub fn begin(&mut self, room: Arc<str>, since: Option<i64>) -> u64 {
         self.next_generation += 1;
         let generation = self.next_generation;
-        let buffer = match self.joined.remove(&room) {
-            // A re-join keeps what was already buffered for the room.
-            Some(Joined {
-                state: State::Subscribing { buffer } | State::CatchingUp { buffer, .. },
-                ..
-            }) => buffer,
-            _ => Vec::new(),
-        };
         self.joined.insert(
             room,
             Joined {
                 generation,
-                state: State::Subscribing { buffer },
+                state: State::Joining {
+                    since,
+                    buffer: Buffer::default(),
+                },
             },
         );
         generation
@@ -101,84 +122,129 @@ impl Rooms {
         self.joined.remove(room).is_some()
     }
 
+    /// Drops a join that never started; false if the answer is stale.
+    pub fn abandon(&mut self, room: &str, generation: u64) -> bool {
+        let joining = self
+            .current(room, generation)
+            .is_some_and(|j| matches!(j.state, State::Joining { .. }));
+        if joining {
+            self.joined.remove(room);
+        }
+        joining
+    }
+
     pub fn on_live(&mut self, delivery: &Arc<Delivery>) -> Live {
         let Some(joined) = self.joined.get_mut(&delivery.room) else {
             return Live::Ignore;
         };
         match &mut joined.state {
             State::Live { floor } if delivery.id <= *floor => Live::Ignore,
-            State::Live { .. } => Live::Send,
-            State::Subscribing { buffer } | State::CatchingUp { buffer, .. } => {
-                if buffer.len() >= self.max_buffer {
+            State::Live { floor } => {
+                *floor = delivery.id;
+                Live::Send
+            }
+            State::CatchingUp { upto, .. } if delivery.id <= *upto => Live::Ignore,
+            State::Joining { buffer, .. } | State::CatchingUp { buffer, .. } => {
+                let bytes = delivery.frame.len();
+                if buffer.items.len() >= self.limits.items
+                    || buffer.bytes + bytes > self.limits.bytes
+                {
                     return Live::Overflow;
                 }
-                buffer.push(Arc::clone(delivery));
-                Live::Buffered
+                buffer.bytes += bytes;
+                buffer.items.push_back(Arc::clone(delivery));
+                Live::Held
             }
         }
     }
 
-    pub fn subscribed(
-        &mut self,
-        room: &str,
-        generation: u64,
-        since: Option<i64>,
-    ) -> AfterSubscribe {
+    /// The hub started the join after `start`.
+    pub fn started(&mut self, room: &str, generation: u64, start: i64) -> Started {
         let Some(joined) = self.current(room, generation) else {
-            return AfterSubscribe::Stale;
+            return Started::Stale;
         };
-        let State::Subscribing { buffer } =
-            std::mem::replace(&mut joined.state, State::Live { floor: 0 })
+        let State::Joining { since, buffer } =
+            std::mem::replace(&mut joined.state, State::Live { floor: start })
         else {
-            return AfterSubscribe::Stale;
+            return Started::Stale;
         };
         match since {
-            None => AfterSubscribe::Drain(buffer),
-            Some(since) => {
+            Some(since) if since < start => {
                 joined.state = State::CatchingUp {
+                    sent: since,
+                    upto: start,
                     buffer,
-                    replayed: since,
                 };
-                AfterSubscribe::Replay(since)
+                Started::Replay {
+                    after: since,
+                    upto: start,
+                }
+            }
+            since => {
+                let floor = since.map_or(start, |s| s.max(start));
+                Started::Live(drain(&mut joined.state, buffer, floor))
             }
         }
     }
 
-    /// Records a replayed page. `Some(id)` while more pages may follow (replay
-    /// after `id`); `None` when done, with the buffered messages left to send.
+    /// Records a replayed page that sent ids up to `last_sent`; `complete` when
+    /// the page held everything up to the replay's end.
     pub fn replayed(
         &mut self,
         room: &str,
         generation: u64,
-        last_id: Option<i64>,
-        page_full: bool,
-    ) -> Option<Result<i64, Vec<Arc<Delivery>>>> {
-        let joined = self.current(room, generation)?;
-        let State::CatchingUp { replayed, .. } = &mut joined.state else {
-            return None;
+        last_sent: Option<i64>,
+        complete: bool,
+    ) -> Replayed {
+        let Some(joined) = self.current(room, generation) else {
+            return Replayed::Stale;
         };
-        if let Some(id) = last_id {
-            *replayed = (*replayed).max(id);
+        let State::CatchingUp { sent, upto, .. } = &mut joined.state else {
+            return Replayed::Stale;
+        };
+        if let Some(id) = last_sent {
+            *sent = (*sent).max(id);
         }
-        let floor = *replayed;
-        if page_full {
-            return Some(Ok(floor));
+        if !complete && *sent < *upto {
+            return Replayed::More {
+                after: *sent,
+                upto: *upto,
+            };
         }
-        let State::CatchingUp { buffer, replayed } =
-            std::mem::replace(&mut joined.state, State::Live { floor })
+        let upto = *upto;
+        let State::CatchingUp { buffer, .. } =
+            std::mem::replace(&mut joined.state, State::Live { floor: upto })
         else {
-            return None;
+            return Replayed::Stale;
         };
-        Some(Err(buffer
-            .into_iter()
-            .filter(|d| d.id > replayed)
-            .collect()))
+        Replayed::Done(drain(&mut joined.state, buffer, upto))
     }
 
+    /// Whether a replay of this join is still wanted.
     pub fn catching_up(&self, room: &str, generation: u64) -> bool {
         self.joined.get(room).is_some_and(|j| {
             j.generation == generation && matches!(j.state, State::CatchingUp { .. })
         })
+    }
+
+    /// Whether message `id` of `room` is still to reach this socket through the
+    /// room's delivery (so an echo of it need not be sent on its own).
+    pub fn will_deliver(&self, room: &str, id: i64) -> bool {
+        match self.joined.get(room).map(|j| &j.state) {
+            Some(State::Live { floor }) => id > *floor,
+            Some(State::CatchingUp { sent, .. }) => id > *sent,
+            Some(State::Joining { since, .. }) => since.is_some_and(|s| id > s),
+            None => false,
+        }
+    }
+
+    /// The last id sent in a live room.
+    #[cfg(test)]
+    pub fn floor(&self, room: &str) -> Option<i64> {
+        match self.joined.get(room).map(|j| &j.state) {
+            Some(State::Live { floor }) => Some(*floor),
+            _ => None,
+        }
     }
 
     fn current(&mut self, room: &str, generation: u64) -> Option<&mut Joined> {
@@ -188,11 +254,34 @@ impl Rooms {
     }
 }
 
+/// The buffered messages above `floor`, with the room left live after the last.
+fn drain(state: &mut State, buffer: Buffer, floor: i64) -> Vec<Arc<Delivery>> {
+    let mut last = floor;
+    let out: Vec<Arc<Delivery>> = buffer
+        .items
+        .into_iter()
+        .filter(|d| {
+            let keep = d.id > last;
+            if keep {
+                last = d.id;
+            }
+            keep
+        })
+        .collect();
+    *state = State::Live { floor: last };
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use bytestring::ByteString;
 
     use super::*;
+
+    const ROOMY: BufferLimits = BufferLimits {
+        items: 10,
+        bytes: 1 << 20,
+    };
 
     fn live(room: &str, id: i64) -> Arc<Delivery> {
         Arc::new(Delivery {
@@ -202,40 +291,84 @@ mod tests {
         })
     }
 
+    fn ids(out: &[Arc<Delivery>]) -> Vec<i64> {
+        out.iter().map(|d| d.id).collect()
+    }
+
     #[test]
-    fn catch_up_drains_buffer_without_replayed_ids() {
-        let mut rooms = Rooms::new(10);
-        let generation = rooms.begin(Arc::from("r"));
-        assert!(matches!(rooms.on_live(&live("r", 5)), Live::Buffered));
-        assert!(matches!(
-            rooms.subscribed("r", generation, Some(3)),
-            AfterSubscribe::Replay(3)
-        ));
-        assert!(matches!(rooms.on_live(&live("r", 6)), Live::Buffered));
-        let rest = rooms.replayed("r", generation, Some(5), false);
-        let Some(Err(rest)) = rest else {
-            panic!("expected the drained buffer")
+    fn a_join_without_since_starts_after_the_hubs_start() {
+        let mut rooms = Rooms::new(ROOMY);
+        let generation = rooms.begin(Arc::from("r"), None);
+        assert!(rooms.joining());
+        assert!(matches!(rooms.on_live(&live("r", 8)), Live::Held));
+        let Started::Live(drained) = rooms.started("r", generation, 7) else {
+            panic!("expected live")
         };
-        assert_eq!(rest.iter().map(|d| d.id).collect::<Vec<_>>(), vec![6]);
-        assert!(matches!(rooms.on_live(&live("r", 4)), Live::Ignore));
-        assert!(matches!(rooms.on_live(&live("r", 7)), Live::Send));
+        assert_eq!(ids(&drained), vec![8]);
+        assert!(!rooms.joining());
+        assert!(matches!(rooms.on_live(&live("r", 8)), Live::Ignore));
+        assert!(matches!(rooms.on_live(&live("r", 9)), Live::Send));
         assert!(matches!(rooms.on_live(&live("other", 1)), Live::Ignore));
     }
 
     #[test]
+    fn a_replay_covers_since_to_start_and_the_buffer_the_rest() {
+        let mut rooms = Rooms::new(ROOMY);
+        let generation = rooms.begin(Arc::from("r"), Some(3));
+        assert!(matches!(
+            rooms.started("r", generation, 10),
+            Started::Replay { after: 3, upto: 10 }
+        ));
+        assert!(matches!(rooms.on_live(&live("r", 10)), Live::Ignore));
+        assert!(matches!(rooms.on_live(&live("r", 11)), Live::Held));
+        assert!(rooms.will_deliver("r", 5));
+        assert!(matches!(
+            rooms.replayed("r", generation, Some(6), false),
+            Replayed::More { after: 6, upto: 10 }
+        ));
+        assert!(!rooms.will_deliver("r", 5));
+        let Replayed::Done(rest) = rooms.replayed("r", generation, Some(10), true) else {
+            panic!("expected the drained buffer")
+        };
+        assert_eq!(ids(&rest), vec![11]);
+        assert_eq!(rooms.floor("r"), Some(11));
+        assert!(matches!(rooms.on_live(&live("r", 12)), Live::Send));
+    }
+
+    #[test]
+    fn a_since_at_or_above_the_start_replays_nothing() {
+        let mut rooms = Rooms::new(ROOMY);
+        let generation = rooms.begin(Arc::from("r"), Some(12));
+        assert!(matches!(
+            rooms.started("r", generation, 10),
+            Started::Live(_)
+        ));
+        assert!(matches!(rooms.on_live(&live("r", 12)), Live::Ignore));
+        assert!(matches!(rooms.on_live(&live("r", 13)), Live::Send));
+    }
+
+    #[test]
     fn stale_answers_are_ignored_and_buffers_are_bounded() {
-        let mut rooms = Rooms::new(1);
-        let first = rooms.begin(Arc::from("r"));
-        let second = rooms.begin(Arc::from("r"));
-        assert!(matches!(
-            rooms.subscribed("r", first, None),
-            AfterSubscribe::Stale
-        ));
-        assert!(matches!(rooms.on_live(&live("r", 1)), Live::Buffered));
+        let mut rooms = Rooms::new(BufferLimits {
+            items: 1,
+            bytes: 1 << 20,
+        });
+        let first = rooms.begin(Arc::from("r"), None);
+        let second = rooms.begin(Arc::from("r"), None);
+        assert!(matches!(rooms.started("r", first, 0), Started::Stale));
+        assert!(matches!(rooms.on_live(&live("r", 1)), Live::Held));
         assert!(matches!(rooms.on_live(&live("r", 2)), Live::Overflow));
-        assert!(matches!(
-            rooms.subscribed("r", second, None),
-            AfterSubscribe::Drain(_)
-        ));
+        assert!(matches!(rooms.started("r", second, 0), Started::Live(_)));
+    }
+
+    #[test]
+    fn buffers_are_bounded_in_bytes_too() {
+        let mut rooms = Rooms::new(BufferLimits {
+            items: 100,
+            bytes: 3,
+        });
+        rooms.begin(Arc::from("r"), None);
+        assert!(matches!(rooms.on_live(&live("r", 1)), Live::Held));
+        assert!(matches!(rooms.on_live(&live("r", 2)), Live::Overflow));
     }
 }

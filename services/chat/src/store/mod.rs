@@ -1,32 +1,97 @@
-//! PostgreSQL through diesel-async: storing batches of messages and reading history.
+//! PostgreSQL through diesel-async, and nothing else: the write transaction on
+//! its own connection ([`WriteConnection`]), and reads — history pages, replays,
+//! the gaps and baselines of the fan-out — on the pool. Errors are this module's
+//! own, sorted by what a caller can do about them.
 
-mod messages;
+mod reads;
+mod rows;
 pub mod schema;
-mod unnest;
-pub mod writer;
+mod sql;
+mod writes;
+
+use std::{sync::Arc, time::Duration};
 
 use platform::database::PgPool;
+use tokio::sync::Semaphore;
 
-pub use messages::{Outcome, Page};
+pub use writes::{Outcome, WriteConnection};
 
-use crate::domain::{NewMessage, StoredMessage};
+use crate::domain::StoredMessage;
+
+/// Which slice of a room's history to read: ids in `(after, before)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No connection, or it was lost: nothing was done (retry on a new one).
     #[error("no database connection: {0}")]
-    Pool(String),
+    Connection(String),
+    /// Serialization failure, deadlock, lock or statement timeout: retry.
+    #[error("database contention: {0}")]
+    Contention(String),
+    /// The connection was lost while committing and it cannot be told whether
+    /// the commit happened: retrying could store the batch twice.
+    #[error("commit outcome unknown: {0}")]
+    Indeterminate(String),
+    /// Anything else: the statement or the data it carried was refused.
     #[error(transparent)]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
 }
 
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match e {
+            Error::DatabaseError(Kind::SerializationFailure, info) => {
+                Self::Contention(info.message().to_owned())
+            }
+            Error::DatabaseError(Kind::UnableToSendCommand | Kind::ClosedConnection, info) => {
+                Self::Connection(info.message().to_owned())
+            }
+            Error::BrokenTransactionManager => Self::Connection(e.to_string()),
+            // diesel-async keeps the SQLSTATE to itself; these are PostgreSQL's own
+            // message texts for 40P01, 55P03, 57014 and 57P01 (lc_messages C/en).
+            Error::DatabaseError(Kind::Unknown, ref info) => {
+                let message = info.message();
+                if message.starts_with("deadlock detected")
+                    || message.contains("due to lock timeout")
+                    || message.contains("due to statement timeout")
+                {
+                    Self::Contention(message.to_owned())
+                } else if message.starts_with("terminating connection") {
+                    Self::Connection(message.to_owned())
+                } else {
+                    Self::Query(e)
+                }
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+/// Reads run on the pool behind a per-replica limit, so a burst of catch-ups
+/// can take at most `read_limit` connections and leaves the rest for the
+/// fan-out's own gap filling.
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    replays: Arc<Semaphore>,
 }
 
+/// How long a read may wait for a connection before it is refused.
+const READ_WAIT: Duration = Duration::from_secs(5);
+
 impl Store {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, replay_limit: usize) -> Self {
+        Self {
+            pool,
+            replays: Arc::new(Semaphore::new(replay_limit.max(1))),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -42,20 +107,50 @@ impl Store {
         self.pool
             .get()
             .await
-            .map_err(|e| StoreError::Pool(e.to_string()))
+            .map_err(|e| StoreError::Connection(e.to_string()))
     }
 
-    /// Stores a batch in one transaction; one outcome per message, in order.
-    #[tracing::instrument(skip_all, fields(batch = batch.len()))]
-    pub async fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<Outcome>, StoreError> {
-        let mut conn = self.conn().await?;
-        Ok(messages::insert_batch(&mut conn, batch).await?)
-    }
-
-    /// A page of a room's history, oldest first.
+    /// A page of a room's history, oldest first: the history route and replays,
+    /// behind the replica's replay limit.
     #[tracing::instrument(skip(self))]
     pub async fn page(&self, room: &str, page: Page) -> Result<Vec<StoredMessage>, StoreError> {
+        let _permit = tokio::time::timeout(READ_WAIT, self.replays.acquire())
+            .await
+            .map_err(|_| StoreError::Connection("too many reads waiting".into()))?
+            .map_err(|_| StoreError::Connection("store closed".into()))?;
         let mut conn = self.conn().await?;
-        Ok(messages::page(&mut conn, room, page).await?)
+        Ok(reads::page(&mut conn, room, page).await?)
+    }
+
+    /// Stored messages of a room with ids in `(after, upto]`, oldest first, at
+    /// most `limit`: the fan-out filling a gap (not behind the replay limit).
+    pub async fn range(
+        &self,
+        room: &str,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut conn = self.conn().await?;
+        let page = Page {
+            before: Some(upto.saturating_add(1)),
+            after: Some(after),
+            limit,
+        };
+        Ok(reads::page(&mut conn, room, page).await?)
+    }
+
+    /// Each room's last id (0 for a room with no messages), creating missing
+    /// room rows when `create` is set (a room's first join on this replica).
+    pub async fn last_ids(
+        &self,
+        rooms: &[&str],
+        create: bool,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut conn = self.conn().await?;
+        if create {
+            reads::ensure_rooms(&mut conn, rooms).await?;
+        }
+        Ok(reads::last_ids(&mut conn, rooms).await?)
     }
 }

@@ -142,20 +142,53 @@ async fn every_error_frame_leaves_the_socket_open() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_socket_over_its_rate_hears_rate_limited_and_stays_open() {
+async fn messages_over_chat_rate_hear_rate_limited_while_other_frames_go_on() {
     let app = spawn_cluster(1, |c| {
         c.limits.rate_per_sec = 1;
         c.limits.burst = 3;
     })
     .await;
     let mut a = app.connect(0, "/ws/chat/", &User::new("ann")).await;
+    for i in 0..4 {
+        a.say(&format!("m{i}")).await;
+    }
+    let mut frames = Vec::new();
     for _ in 0..4 {
+        frames.push(a.next_json().await);
+    }
+    let limited = frames
+        .iter()
+        .filter(|f| f["code"] == "rate_limited")
+        .count();
+    let stored = frames.iter().filter(|f| f["type"] == "message").count();
+    assert_eq!((stored, limited), (3, 1), "{frames:?}");
+    // Pings are not messages: their own bucket is full.
+    a.ping().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    a.say("again").await;
+    assert_eq!(a.next_message().await["message"], "again");
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_frames_have_a_limit_of_their_own_that_spares_messages() {
+    let app = spawn_cluster(1, |c| {
+        c.limits.control_rate_per_sec = 1;
+        c.limits.control_burst = 3;
+    })
+    .await;
+    let mut a = app.connect(0, "/ws/chat/", &User::new("ann")).await;
+    for _ in 0..3 {
         a.send_json(json!({"type": "ping"})).await;
     }
+    // Malformed frames count against the same bucket.
+    a.send_text("{not json").await;
     for _ in 0..3 {
         assert_eq!(a.next_json().await["type"], "pong");
     }
     a.expect_error("rate_limited").await;
+    a.say("still heard").await;
+    assert_eq!(a.next_message().await["message"], "still heard");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     a.ping().await;
     app.teardown().await;

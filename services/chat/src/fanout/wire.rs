@@ -1,50 +1,13 @@
-//! Publishing stored messages, and the payload format on the room channels:
-//! `<id> <published-at µs>\n<frame JSON>`. The header lets a receiving replica route,
-//! de-duplicate and time a message without parsing the frame it passes on.
+//! The payload format on the room channels: `<id> <published-at µs>\n<frame
+//! JSON>`. The header lets a receiving replica order, de-duplicate and time a
+//! message without parsing the frame it passes on.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use deadpool_redis::redis;
 
-use super::{Channels, Delivery};
-
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
-
-#[derive(Clone)]
-pub struct Publisher {
-    pool: deadpool_redis::Pool,
-    channels: Channels,
-}
-
-impl Publisher {
-    pub fn new(pool: deadpool_redis::Pool, channels: Channels) -> Self {
-        Self { pool, channels }
-    }
-
-    /// Publishes a batch in order on one connection (one round trip), so one
-    /// sender's messages reach every subscriber in the order they were stored.
-    pub async fn publish(&self, deliveries: &[Arc<Delivery>]) -> anyhow::Result<()> {
-        if deliveries.is_empty() {
-            return Ok(());
-        }
-        let now = now_micros();
-        let mut pipe = redis::pipe();
-        for d in deliveries {
-            pipe.publish(self.channels.room(&d.room), encode(d, now))
-                .ignore();
-        }
-        let send = async {
-            let mut conn = self.pool.get().await?;
-            pipe.query_async::<()>(&mut conn).await?;
-            anyhow::Ok(())
-        };
-        tokio::time::timeout(PUBLISH_TIMEOUT, send)
-            .await
-            .map_err(|_| anyhow::anyhow!("publish timed out"))?
-    }
-}
+use super::Delivery;
 
 pub fn encode(d: &Delivery, published_at_micros: i64) -> Vec<u8> {
     let header = format!("{} {published_at_micros}\n", d.id);

@@ -1,0 +1,176 @@
+//! Publishing stored messages on their rooms' channels, off the write path: the
+//! writer queues each stored batch here and goes on storing the next while this
+//! task publishes (batch N is published while N+1 is stored), in order, one
+//! pipeline per turn. A failed publish is retried a few times; what still cannot
+//! be published, or what a full queue lets go, is not lost: it is in
+//! PostgreSQL, and every receiving replica fills the gap from there.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use deadpool_redis::redis;
+use rand::RngExt;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{Channels, Delivery, wire};
+use crate::metrics::Metrics;
+
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Waits before the retries of a failed publish (each with up to 50 % jitter).
+const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(50),
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+];
+/// Most messages sent in one pipeline.
+const PIPELINE_MAX: usize = 1024;
+
+/// Stored batches waiting to be published, bounded in messages and bytes.
+pub struct PublishQueue {
+    inner: Mutex<Queued>,
+    ready: Notify,
+    max_items: usize,
+    max_bytes: usize,
+    metrics: Metrics,
+}
+
+#[derive(Default)]
+struct Queued {
+    items: VecDeque<Arc<Delivery>>,
+    bytes: usize,
+}
+
+impl PublishQueue {
+    pub fn new(max_items: usize, max_bytes: usize, metrics: Metrics) -> Self {
+        Self {
+            inner: Mutex::new(Queued::default()),
+            ready: Notify::new(),
+            max_items: max_items.max(1),
+            max_bytes,
+            metrics,
+        }
+    }
+
+    fn queued(&self) -> std::sync::MutexGuard<'_, Queued> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Never waits: a full queue (Redis down for a while) lets its oldest go.
+    pub fn push(&self, batch: &[Arc<Delivery>]) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut dropped = 0u64;
+        {
+            let mut q = self.queued();
+            for d in batch {
+                q.bytes += d.frame.len();
+                q.items.push_back(Arc::clone(d));
+            }
+            while q.items.len() > self.max_items || q.bytes > self.max_bytes {
+                let Some(old) = q.items.pop_front() else {
+                    break;
+                };
+                q.bytes -= old.frame.len();
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            self.metrics.publish_dropped.inc_by(dropped);
+        }
+        self.ready.notify_one();
+    }
+
+    fn take(&self, max: usize) -> Vec<Arc<Delivery>> {
+        let mut q = self.queued();
+        let n = q.items.len().min(max);
+        let taken: Vec<Arc<Delivery>> = q.items.drain(..n).collect();
+        q.bytes -= taken.iter().map(|d| d.frame.len()).sum::<usize>();
+        taken
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queued().items.is_empty()
+    }
+}
+
+pub struct Publisher {
+    pub queue: Arc<PublishQueue>,
+    pub pool: deadpool_redis::Pool,
+    pub channels: Channels,
+    pub metrics: Metrics,
+    /// Cancelled once nothing more will be queued (the writer has finished).
+    pub done: CancellationToken,
+}
+
+impl Publisher {
+    /// Publishes until `done` is cancelled and the queue is empty.
+    pub async fn run(self) {
+        loop {
+            let batch = self.queue.take(PIPELINE_MAX);
+            if batch.is_empty() {
+                if self.done.is_cancelled() && self.queue.is_empty() {
+                    return;
+                }
+                tokio::select! {
+                    () = self.queue.ready.notified() => {}
+                    () = self.done.cancelled() => {}
+                }
+                continue;
+            }
+            self.publish_with_retries(&batch).await;
+        }
+    }
+
+    async fn publish_with_retries(&self, batch: &[Arc<Delivery>]) {
+        let mut attempt = 0;
+        loop {
+            match self.publish(batch).await {
+                Ok(()) => return,
+                Err(e) => {
+                    let Some(delay) = RETRY_DELAYS.get(attempt) else {
+                        tracing::warn!(
+                            error = %e,
+                            messages = batch.len(),
+                            "publishing failed; receivers will read these from PostgreSQL"
+                        );
+                        self.metrics
+                            .publish_dropped
+                            .inc_by(u64::try_from(batch.len()).unwrap_or(0));
+                        return;
+                    };
+                    tracing::debug!(error = %e, attempt, "publishing failed; retrying");
+                    let jitter = rand::rng().random_range(0..=delay.as_millis() / 2);
+                    let wait = *delay + Duration::from_millis(u64::try_from(jitter).unwrap_or(0));
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One pipeline on one connection, so the batch reaches every subscriber in
+    /// the order it was stored.
+    async fn publish(&self, batch: &[Arc<Delivery>]) -> anyhow::Result<()> {
+        let now = wire::now_micros();
+        let mut pipe = redis::pipe();
+        for d in batch {
+            pipe.publish(self.channels.room(&d.room), wire::encode(d, now))
+                .ignore();
+        }
+        let send = async {
+            let mut conn = self.pool.get().await?;
+            pipe.query_async::<()>(&mut conn).await?;
+            anyhow::Ok(())
+        };
+        tokio::time::timeout(PUBLISH_TIMEOUT, send)
+            .await
+            .map_err(|_| anyhow::anyhow!("publish timed out"))?
+    }
+}
