@@ -5,4 +5,5 @@ pub mod keys;
 pub mod logs;
 pub mod postgres;
 pub mod redis;
+pub mod redis_server;
 pub mod smtp;

@@ -30,6 +30,18 @@ impl TestDatabase {
         }
     }
 
+    /// Runs SQL (several statements allowed) in this database: a test's own
+    /// schema change, such as a trigger that refuses one row.
+    pub async fn execute(&self, sql: &str) {
+        use diesel_async::SimpleAsyncConnection;
+        let mut conn = AsyncPgConnection::establish(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url));
+        conn.batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// Drops the database, cutting off any connection still open to it.
     pub async fn drop_now(&self) {
         drop_database(&self.name).await;

@@ -59,6 +59,10 @@ pub struct Tuning {
     /// `CHAT_OUTBOX_CAPACITY` / `CHAT_OUTBOX_BYTES`: frames, and their bytes,
     /// queued for one socket before it counts as too far behind and is closed
     /// with 1013 (the catch-up buffer of a joining room has the same bounds).
+    /// The bytes are the bound that matters (Centrifugo's 1 MiB); the count
+    /// must hold one release whole (a write batch, a read of pushes or a gap:
+    /// up to ~1000 frames), or a reading client is closed for a burst alone —
+    /// at 256, eight senders of 40 messages each closed readers that kept up.
     pub outbox_capacity: usize,
     pub outbox_bytes: usize,
     /// `CHAT_WRITE_BATCH`: most messages stored in one transaction.
@@ -80,6 +84,9 @@ pub struct Tuning {
     pub sweep_interval: Duration,
     /// `CHAT_REPLAY_CONCURRENCY`: history and catch-up reads at once per replica.
     pub replay_concurrency: usize,
+    /// `CHAT_RELAY_JOBS`: releases queued for one worker thread before its
+    /// sockets in the next one count as too far behind (1013).
+    pub relay_jobs: usize,
     /// `CHAT_DRAIN_SECS`: on SIGTERM, how long queued messages may take to be
     /// stored, published and echoed before every socket is closed with 1001.
     pub drain_timeout: Duration,
@@ -114,7 +121,7 @@ impl Config {
         let tuning = Tuning {
             heartbeat_interval: Duration::from_secs(env::positive_or("CHAT_HEARTBEAT_SECS", 15)?),
             client_timeout: Duration::from_secs(env::positive_or("CHAT_CLIENT_TIMEOUT_SECS", 45)?),
-            outbox_capacity: positive_usize("CHAT_OUTBOX_CAPACITY", 256)?,
+            outbox_capacity: positive_usize("CHAT_OUTBOX_CAPACITY", 4096)?,
             outbox_bytes: positive_usize("CHAT_OUTBOX_BYTES", DEFAULT_OUTBOX_BYTES)?,
             write_batch: positive_usize("CHAT_WRITE_BATCH", 256)?,
             write_queue: positive_usize("CHAT_WRITE_QUEUE", 4096)?,
@@ -124,6 +131,7 @@ impl Config {
             gap_wait: Duration::from_millis(env::positive_or("CHAT_GAP_WAIT_MS", 100)?),
             sweep_interval: Duration::from_secs(env::positive_or("CHAT_SWEEP_SECS", 5)?),
             replay_concurrency: positive_usize("CHAT_REPLAY_CONCURRENCY", 6)?,
+            relay_jobs: positive_usize("CHAT_RELAY_JOBS", 1024)?,
             drain_timeout: Duration::from_secs(env::positive_or("CHAT_DRAIN_SECS", 10)?),
             database_pool_size: positive_usize("DATABASE_POOL_SIZE", 10)?,
             workers: positive_usize("CHAT_WORKERS", default_workers())?,
@@ -186,7 +194,7 @@ impl Config {
             tuning: Tuning {
                 heartbeat_interval: Duration::from_secs(15),
                 client_timeout: Duration::from_secs(45),
-                outbox_capacity: 256,
+                outbox_capacity: 4096,
                 outbox_bytes: DEFAULT_OUTBOX_BYTES,
                 write_batch: 256,
                 write_queue: 4096,
@@ -196,6 +204,7 @@ impl Config {
                 gap_wait: Duration::from_millis(100),
                 sweep_interval: Duration::from_secs(5),
                 replay_concurrency: 6,
+                relay_jobs: 1024,
                 drain_timeout: Duration::from_secs(10),
                 database_pool_size: 10,
                 workers: 1,

@@ -17,6 +17,7 @@ pub struct Metrics {
     pub gap_fills: IntCounter,
     pub store_retries: IntCounter,
     pub publish_dropped: IntCounter,
+    pub relay_overflows: IntCounter,
 }
 
 impl Metrics {
@@ -73,6 +74,10 @@ impl Metrics {
                 "chat_publish_dropped_total",
                 "Stored messages not published (Redis failing or the queue full); receivers read them from PostgreSQL",
             )?,
+            relay_overflows: IntCounter::new(
+                "chat_relay_overflows_total",
+                "Sockets closed with 1013 because their worker thread's relay queue was full",
+            )?,
         };
         registry.register(Box::new(metrics.open_sockets.clone()))?;
         registry.register(Box::new(metrics.rooms_subscribed.clone()))?;
@@ -86,6 +91,7 @@ impl Metrics {
         registry.register(Box::new(metrics.gap_fills.clone()))?;
         registry.register(Box::new(metrics.store_retries.clone()))?;
         registry.register(Box::new(metrics.publish_dropped.clone()))?;
+        registry.register(Box::new(metrics.relay_overflows.clone()))?;
         Ok(metrics)
     }
 }

@@ -13,6 +13,7 @@ use crate::{
     config::Config,
     fanout::{
         Channels, Hub,
+        hub::HubSettings,
         publisher::{PublishQueue, Publisher},
         sequencer::Ordering,
         subscriber::{FanoutStatus, Subscriber},
@@ -76,15 +77,17 @@ impl Application {
 
         let shutdown = CancellationToken::new();
         let draining = CancellationToken::new();
-        let rules = Ordering {
-            wait: config.tuning.gap_wait,
-            hold_items: HOLD_ITEMS,
-            hold_bytes: HOLD_BYTES,
-        };
         let hub = Arc::new(Hub::new(
             metrics.clone(),
-            rules,
-            config.limits.max_sockets_per_user,
+            HubSettings {
+                ordering: Ordering {
+                    wait: config.tuning.gap_wait,
+                    hold_items: HOLD_ITEMS,
+                    hold_bytes: HOLD_BYTES,
+                },
+                max_sockets_per_user: config.limits.max_sockets_per_user,
+                relay_jobs: config.tuning.relay_jobs,
+            },
         ));
         let channels = Channels::new(&config.redis_key_prefix, revocation_keys.channel());
         let status = FanoutStatus::default();

@@ -36,9 +36,9 @@ struct Job {
     bytes: usize,
 }
 
-/// Jobs waiting for one worker's relay task, in count and in the bytes of the
-/// frames they hold. A job is one release's frames for that worker.
-const RELAY_JOBS: usize = 1024;
+/// The bytes of the frames that jobs waiting for one worker's relay task may
+/// hold (their count is `CHAT_RELAY_JOBS`). A job is one release's frames for
+/// that worker.
 const RELAY_BYTES: usize = 32 << 20;
 
 /// The sending end of one worker thread's relay task.
@@ -64,13 +64,13 @@ impl Relay {
     /// The calling thread's relay, its task started on first use (or again if
     /// the thread's runtime was replaced). Call it from an actix worker, as the
     /// socket's own task is spawned there.
-    pub fn current(metrics: &Metrics) -> Self {
+    pub fn current(metrics: &Metrics, jobs: usize) -> Self {
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
             if let Some(relay) = local.as_ref().filter(|r| !r.tx.is_closed()) {
                 return relay.clone();
             }
-            let (tx, mut rx) = mpsc::channel::<Job>(RELAY_JOBS);
+            let (tx, mut rx) = mpsc::channel::<Job>(jobs.max(1));
             let bytes = Arc::new(AtomicUsize::new(0));
             let task_bytes = Arc::clone(&bytes);
             let metrics = metrics.clone();
@@ -141,6 +141,7 @@ fn refuse(metrics: &Metrics, runs: &[Run]) {
     for (entry, _) in runs {
         if entry.kill.kill(KillReason::SlowConsumer) {
             metrics.slow_consumer_closes.inc();
+            metrics.relay_overflows.inc();
         }
     }
 }
@@ -177,4 +178,96 @@ fn queue_run(metrics: &Metrics, entry: &SocketEntry, frames: &[Arc<Delivery>]) -
         }
     }
     queued
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use bytestring::ByteString;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::fanout::member::{Kill, Outbox};
+
+    fn frames(ids: &[i64]) -> Arc<[Arc<Delivery>]> {
+        ids.iter()
+            .map(|&id| {
+                Arc::new(Delivery {
+                    room: Arc::from("r"),
+                    id,
+                    frame: ByteString::from_static("{}"),
+                })
+            })
+            .collect()
+    }
+
+    /// On actix's single-threaded test runtime the relay task cannot run until
+    /// the test yields: every job after the first finds the relay full.
+    #[actix_web::test]
+    async fn a_full_relay_closes_the_sockets_whose_job_did_not_fit_and_sends_nothing_out_of_order()
+    {
+        let metrics = Metrics::register(&prometheus::Registry::new()).unwrap();
+        let relay = Relay::current(&metrics, 1);
+        let socket = |relay: &Relay| {
+            let (outbox, inbox) = Outbox::new(16, 1 << 20);
+            let entry = Arc::new(SocketEntry {
+                outbox,
+                kill: Arc::new(Kill::new(&CancellationToken::new())),
+                relay: Some(relay.clone()),
+                user: uuid::Uuid::new_v4(),
+                sid: uuid::Uuid::new_v4(),
+                jti: uuid::Uuid::new_v4(),
+            });
+            (entry, inbox)
+        };
+        let (first, mut first_inbox) = socket(&relay);
+        let (second, mut second_inbox) = socket(&relay);
+
+        let mut jobs = Jobs::default();
+        jobs.push(&first, frames(&[1, 2]));
+        jobs.send(4, &metrics);
+        let mut jobs = Jobs::default();
+        jobs.push(&first, frames(&[3, 4]));
+        jobs.push(&second, frames(&[3, 4]));
+        jobs.send(4, &metrics);
+
+        assert_eq!(first.kill.reason(), Some(KillReason::SlowConsumer));
+        assert_eq!(second.kill.reason(), Some(KillReason::SlowConsumer));
+        assert_eq!(metrics.relay_overflows.get(), 2);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        // Closed sockets get nothing more: no frame after a hole.
+        assert!(first_inbox.try_recv().is_none());
+        assert!(second_inbox.try_recv().is_none());
+    }
+
+    #[actix_web::test]
+    async fn a_relay_with_room_hands_each_socket_its_frames_in_order() {
+        let metrics = Metrics::register(&prometheus::Registry::new()).unwrap();
+        let relay = Relay::current(&metrics, 8);
+        let (outbox, mut inbox) = Outbox::new(16, 1 << 20);
+        let entry = Arc::new(SocketEntry {
+            outbox,
+            kill: Arc::new(Kill::new(&CancellationToken::new())),
+            relay: Some(relay),
+            user: uuid::Uuid::new_v4(),
+            sid: uuid::Uuid::new_v4(),
+            jti: uuid::Uuid::new_v4(),
+        });
+        for ids in [[1, 2], [3, 4], [5, 6]] {
+            let mut jobs = Jobs::default();
+            jobs.push(&entry, frames(&ids));
+            jobs.send(4, &metrics);
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let mut got = Vec::new();
+        while let Some(d) = inbox.try_recv() {
+            got.push(d.id);
+        }
+        assert_eq!(got, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(entry.kill.reason(), None);
+    }
 }

@@ -10,7 +10,7 @@ use tokio::{sync::Semaphore, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    fanout::{Delivery, Hub, hub::Work, subscriber::FanoutStatus},
+    fanout::{Delivery, Hub, hub::ordering::Work, subscriber::FanoutStatus},
     store::Store,
 };
 

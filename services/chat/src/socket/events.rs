@@ -8,6 +8,7 @@ use actix_ws::CloseCode;
 
 use super::{
     Connection, Stop,
+    event::{Event, ReplayRequest},
     rooms::{Live, Replayed, Started},
 };
 use crate::{
@@ -24,30 +25,6 @@ const REPLAY_PAGE: i64 = 500;
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Waits before the retries of a failed replay read.
 const REPLAY_RETRIES: [Duration; 2] = [Duration::from_millis(200), Duration::from_secs(1)];
-
-/// Answers to work a socket started and did not wait for.
-pub enum Event {
-    /// The hub's start for a join; `None` if the room could not be followed.
-    Started {
-        room: RoomName,
-        generation: u64,
-        start: Option<i64>,
-    },
-    Replayed {
-        request: ReplayRequest,
-        page: Option<Vec<StoredMessage>>,
-    },
-    Written(WriteReply),
-    RevocationChecked(bool),
-}
-
-/// One page of a catch-up: ids in `(after, upto]`.
-pub struct ReplayRequest {
-    pub room: RoomName,
-    generation: u64,
-    after: i64,
-    upto: i64,
-}
 
 impl Connection {
     /// Joins the hub's room. A live room answers at once; otherwise the hub

@@ -4,7 +4,7 @@ use actix_ws::{CloseCode, Item, Message, ProtocolError};
 use bytes::BytesMut;
 use bytestring::ByteString;
 
-use super::{Connection, Stop, events::Event};
+use super::{Connection, Stop, event::Event};
 use crate::domain::{
     ClientFrame, FrameError, NewMessage, RoomName, ServerFrame,
     message::now_micros,

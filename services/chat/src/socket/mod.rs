@@ -4,6 +4,7 @@
 //! switch (slow consumer, revocation, shutdown).
 
 mod admission;
+mod event;
 mod events;
 mod handlers;
 mod rooms;
@@ -24,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::admission::Admission;
 use self::{
-    events::{Event, ReplayRequest},
+    event::{Event, ReplayRequest},
     rooms::{BufferLimits, Rooms},
 };
 use crate::{

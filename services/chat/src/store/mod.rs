@@ -3,6 +3,7 @@
 //! the gaps and baselines of the fan-out — on the pool. Errors are this module's
 //! own, sorted by what a caller can do about them.
 
+mod error;
 mod reads;
 mod rows;
 pub mod schema;
@@ -14,65 +15,11 @@ use std::{sync::Arc, time::Duration};
 use platform::database::PgPool;
 use tokio::sync::Semaphore;
 
+pub use error::StoreError;
+pub use reads::Page;
 pub use writes::{Outcome, WriteConnection};
 
 use crate::domain::StoredMessage;
-
-/// Which slice of a room's history to read: ids in `(after, before)`.
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub before: Option<i64>,
-    pub after: Option<i64>,
-    pub limit: i64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// No connection, or it was lost: nothing was done (retry on a new one).
-    #[error("no database connection: {0}")]
-    Connection(String),
-    /// Serialization failure, deadlock, lock or statement timeout: retry.
-    #[error("database contention: {0}")]
-    Contention(String),
-    /// The connection was lost while committing and it cannot be told whether
-    /// the commit happened: retrying could store the batch twice.
-    #[error("commit outcome unknown: {0}")]
-    Indeterminate(String),
-    /// Anything else: the statement or the data it carried was refused.
-    #[error(transparent)]
-    Query(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for StoreError {
-    fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind as Kind, Error};
-        match e {
-            Error::DatabaseError(Kind::SerializationFailure, info) => {
-                Self::Contention(info.message().to_owned())
-            }
-            Error::DatabaseError(Kind::UnableToSendCommand | Kind::ClosedConnection, info) => {
-                Self::Connection(info.message().to_owned())
-            }
-            Error::BrokenTransactionManager => Self::Connection(e.to_string()),
-            // diesel-async keeps the SQLSTATE to itself; these are PostgreSQL's own
-            // message texts for 40P01, 55P03, 57014 and 57P01 (lc_messages C/en).
-            Error::DatabaseError(Kind::Unknown, ref info) => {
-                let message = info.message();
-                if message.starts_with("deadlock detected")
-                    || message.contains("due to lock timeout")
-                    || message.contains("due to statement timeout")
-                {
-                    Self::Contention(message.to_owned())
-                } else if message.starts_with("terminating connection") {
-                    Self::Connection(message.to_owned())
-                } else {
-                    Self::Query(e)
-                }
-            }
-            other => Self::Query(other),
-        }
-    }
-}
 
 /// Reads run on the pool behind a per-replica limit, so a burst of catch-ups
 /// can take at most `read_limit` connections and leaves the rest for the

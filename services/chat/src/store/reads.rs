@@ -4,12 +4,19 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{
-    Page,
     rows::Row,
     schema::{messages, rooms},
     sql::EnsureRooms,
 };
 use crate::domain::StoredMessage;
+
+/// Which slice of a room's history to read: ids in `(after, before)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
 
 pub async fn page(
     conn: &mut AsyncPgConnection,

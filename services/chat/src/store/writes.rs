@@ -19,7 +19,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
 use super::{
-    StoreError,
+    error::StoreError,
     rows::Row,
     schema::messages,
     sql::{EnsureRooms, FindCopies, InsertMessages, LockRooms},

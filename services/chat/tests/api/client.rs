@@ -131,3 +131,129 @@ impl Client {
         }
     }
 }
+
+/// What a socket received, sorted by kind.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// Message ids per room, in the order they arrived.
+    pub ids: std::collections::HashMap<String, Vec<i64>>,
+    /// `client_id`s of the messages received, per room.
+    pub client_ids: Vec<String>,
+    pub errors: Vec<Value>,
+    pub ended: Option<Ended>,
+}
+
+impl Received {
+    pub fn count(&self, room: &str) -> usize {
+        self.ids.get(room).map_or(0, Vec::len)
+    }
+}
+
+impl Client {
+    /// Joins another room and waits for its `joined`.
+    pub async fn join(&mut self, room: &str) {
+        self.send_json(json!({"type": "join", "room": room})).await;
+        loop {
+            let frame = self.next_json().await;
+            if frame["type"] == "joined" && frame["room"] == room {
+                return;
+            }
+        }
+    }
+
+    /// Reads until `done` says so, the socket ends, or `within` passes.
+    pub async fn receive_until(
+        &mut self,
+        within: Duration,
+        done: impl Fn(&Received) -> bool,
+    ) -> Received {
+        receive_until(&mut self.ws, within, done).await
+    }
+
+    /// Sends every frame while reading, as a real client does (one that did not
+    /// read would rightly be closed as too far behind), then reads on until `done`.
+    pub async fn send_while_receiving(
+        self,
+        frames: Vec<Value>,
+        within: Duration,
+        done: impl Fn(&Received) -> bool,
+    ) -> Received {
+        let (mut sink, mut stream) = self.ws.split();
+        let sending = tokio::spawn(async move {
+            for frame in frames {
+                if sink.send(Message::text(frame.to_string())).await.is_err() {
+                    break;
+                }
+            }
+            sink
+        });
+        let got = receive_until(&mut stream, within, done).await;
+        drop(sending.await);
+        got
+    }
+}
+
+async fn receive_until<S>(
+    stream: &mut S,
+    within: Duration,
+    done: impl Fn(&Received) -> bool,
+) -> Received
+where
+    S: futures_util::Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+{
+    let mut got = Received::default();
+    let deadline = tokio::time::Instant::now() + within;
+    while !done(&got) {
+        let Ok(frame) = tokio::time::timeout_at(deadline, stream.next()).await else {
+            break;
+        };
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let v: Value = serde_json::from_str(&text).expect("server sent JSON");
+                match v["type"].as_str() {
+                    Some("message") => {
+                        let room = v["room"].as_str().expect("room").to_owned();
+                        got.ids
+                            .entry(room)
+                            .or_default()
+                            .push(v["id"].as_i64().expect("id"));
+                        if let Some(c) = v["client_id"].as_str() {
+                            got.client_ids.push(c.to_owned());
+                        }
+                    }
+                    Some("error") => got.errors.push(v),
+                    _ => {}
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                got.ended = Some(Ended::Closed(frame));
+                break;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => {
+                got.ended = Some(Ended::Dropped);
+                break;
+            }
+        }
+    }
+    got
+}
+
+/// The delivery guarantee on one socket's view of a room: ids strictly
+/// increasing, each once, and none missing from `first..=last`.
+pub fn assert_in_order_and_complete(what: &str, ids: &[i64], first: i64, last: i64) {
+    let expected: Vec<i64> = (first..=last).collect();
+    if ids != expected.as_slice() {
+        let inversions = ids.windows(2).filter(|w| w[1] <= w[0]).count();
+        let missing: Vec<i64> = expected
+            .iter()
+            .filter(|i| !ids.contains(i))
+            .copied()
+            .collect();
+        panic!(
+            "{what}: {} ids, {inversions} out of order, missing {missing:?} (first 20 received {:?})",
+            ids.len(),
+            &ids[..ids.len().min(20)]
+        );
+    }
+}

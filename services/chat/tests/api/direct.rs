@@ -57,3 +57,21 @@ async fn direct_rooms_admit_only_their_two_users() {
     assert_eq!(body["error"]["code"], "invalid_room");
     app.teardown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_direct_room_of_one_user_with_themselves_is_an_invalid_room() {
+    let app = spawn_app().await;
+    let ann = User::new("ann");
+    let own = format!("dm.{0}.{0}", ann.id);
+    let mut a = app.connect(0, "/ws/chat/", &ann).await;
+    a.send_json(json!({"type": "join", "room": own})).await;
+    a.expect_error("invalid_room").await;
+    let url = app
+        .try_connect(0, &format!("/ws/chat/{own}/"), &app.token(&ann))
+        .await;
+    match url {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 400),
+        other => panic!("expected 400, got {:?}", other.map(|_| "a socket")),
+    }
+    app.teardown().await;
+}

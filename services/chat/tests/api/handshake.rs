@@ -169,3 +169,40 @@ async fn a_bad_room_in_the_url_is_400_invalid_room() {
     }
     app.teardown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sockets_beyond_the_per_user_limit_are_refused_with_429_before_the_upgrade() {
+    let app = spawn_cluster(1, |c| c.limits.max_sockets_per_user = 2).await;
+    let ann = User::new("ann");
+    let first = app.connect(0, "/ws/chat/", &ann).await;
+    let _second = app.connect(0, "/ws/chat/", &ann).await;
+    match app.try_connect(0, "/ws/chat/", &app.token(&ann)).await {
+        Err(tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 429);
+            assert!(r.headers().contains_key("retry-after"));
+            let body: serde_json::Value =
+                serde_json::from_slice(r.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"]["code"], "rate_limited");
+        }
+        other => panic!("expected 429, got {:?}", other.map(|_| "a socket")),
+    }
+    // Another user is not affected, and a closed socket frees its place.
+    app.connect(0, "/ws/chat/", &User::new("bob")).await;
+    drop(first);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if app
+            .try_connect(0, "/ws/chat/", &app.token(&ann))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the place was never freed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.teardown().await;
+}

@@ -3,6 +3,7 @@
 
 mod catchup;
 mod client;
+mod delivery;
 mod direct;
 mod fanout;
 mod faults;
@@ -11,6 +12,7 @@ mod handshake;
 mod helpers;
 mod history;
 mod ops;
+mod outages;
 mod proxy;
 mod sessions;
 mod storage;

@@ -7,7 +7,7 @@
 //! it and leaves in id order, once. `ordering.rs` holds that side of the hub:
 //! releasing, and the work it hands to the subscriber and the backfill task.
 
-mod ordering;
+pub mod ordering;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -21,7 +21,6 @@ use std::{
 use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
-pub use self::ordering::Work;
 use super::{
     member::{KillReason, SocketEntry, SocketId},
     relay::Relay,
@@ -80,19 +79,30 @@ pub struct Hub {
     metrics: Metrics,
     rules: Ordering,
     max_sockets_per_user: usize,
+    relay_jobs: usize,
     next_id: AtomicU64,
 }
 
+/// The hub's fixed settings.
+#[derive(Debug, Clone, Copy)]
+pub struct HubSettings {
+    pub ordering: Ordering,
+    pub max_sockets_per_user: usize,
+    /// Jobs a worker's relay may queue before its sockets count as too far behind.
+    pub relay_jobs: usize,
+}
+
 impl Hub {
-    pub fn new(metrics: Metrics, rules: Ordering, max_sockets_per_user: usize) -> Self {
+    pub fn new(metrics: Metrics, settings: HubSettings) -> Self {
         Self {
             state: Mutex::new(State::default()),
             release: Mutex::new(()),
             subscriptions: Notify::new(),
             work: Notify::new(),
             metrics,
-            rules,
-            max_sockets_per_user,
+            rules: settings.ordering,
+            max_sockets_per_user: settings.max_sockets_per_user,
+            relay_jobs: settings.relay_jobs,
             next_id: AtomicU64::new(1),
         }
     }
@@ -209,7 +219,7 @@ impl Hub {
 
     /// The calling worker thread's relay, for a socket about to start there.
     pub fn local_relay(&self) -> Relay {
-        Relay::current(&self.metrics)
+        Relay::current(&self.metrics, self.relay_jobs)
     }
 
     /// A socket closed itself for falling behind during a catch-up.
