@@ -70,3 +70,34 @@ async fn with_postgres_gone_the_sender_hears_unavailable_and_nothing_is_delivere
     assert_eq!(app.get(0, "/readyz").await.status(), 503);
     app.teardown().await;
 }
+
+/// The writer's own connection killed by the database between two messages
+/// (a failover, an idle-timeout, an operator's `pg_terminate_backend`): the next
+/// batch finds it broken, reconnects and is stored; the sender never hears
+/// `unavailable`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_writer_connection_killed_by_the_database_is_replaced_without_failing_a_message() {
+    let app = spawn_app().await;
+    let mut a = app.connect(0, "/ws/chat/room/", &User::new("ann")).await;
+    a.say("first").await;
+    assert_eq!(a.next_message().await["id"], 1);
+    app.db
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'chat-writer'",
+        )
+        .await;
+    for i in 0..5 {
+        a.say(&format!("after {i}")).await;
+    }
+    for id in 2..=6 {
+        let frame = a.next_json().await;
+        assert_eq!(
+            (frame["type"].as_str(), frame["id"].as_i64()),
+            (Some("message"), Some(id)),
+            "{frame}"
+        );
+    }
+    assert!(app.metric(0, "chat_store_retries_total").await >= 1.0);
+    app.teardown().await;
+}
