@@ -69,7 +69,8 @@ impl Backfill {
             tokio::spawn(async move {
                 let _permit = reads.acquire().await;
                 let names: Vec<&str> = work.starts.iter().map(|(r, _)| &**r).collect();
-                match store.last_ids(&names, true).await {
+                // Read only: a join never writes (a room row is made by its first message).
+                match store.last_ids(&names).await {
                     Ok(found) => hub.started(&with_epochs(&work.starts, &found)),
                     Err(e) => {
                         tracing::warn!(error = %e, "reading rooms' last ids failed");
@@ -106,7 +107,7 @@ impl Backfill {
             tokio::spawn(async move {
                 let _permit = reads.acquire().await;
                 let names: Vec<&str> = work.sweep.iter().map(|(r, _)| &**r).collect();
-                match store.last_ids(&names, false).await {
+                match store.last_ids(&names).await {
                     Ok(found) => hub.swept(&with_epochs(&work.sweep, &found)),
                     Err(e) => tracing::warn!(error = %e, "sweeping rooms failed"),
                 }

@@ -87,17 +87,9 @@ impl Store {
         Ok(reads::page(&mut conn, room, page).await?)
     }
 
-    /// Each room's last id (0 for a room with no messages), creating missing
-    /// room rows when `create` is set (a room's first join on this replica).
-    pub async fn last_ids(
-        &self,
-        rooms: &[&str],
-        create: bool,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+    /// Each room's last id (0 for a room with no messages yet).
+    pub async fn last_ids(&self, rooms: &[&str]) -> Result<Vec<(String, i64)>, StoreError> {
         let mut conn = self.conn().await?;
-        if create {
-            reads::ensure_rooms(&mut conn, rooms).await?;
-        }
         Ok(reads::last_ids(&mut conn, rooms).await?)
     }
 }

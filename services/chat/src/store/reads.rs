@@ -6,7 +6,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::{
     rows::Row,
     schema::{messages, rooms},
-    sql::EnsureRooms,
 };
 use crate::domain::StoredMessage;
 
@@ -43,14 +42,6 @@ pub async fn page(
         newest
     };
     Ok(rows.into_iter().map(StoredMessage::from).collect())
-}
-
-pub async fn ensure_rooms(conn: &mut AsyncPgConnection, names: &[&str]) -> QueryResult<()> {
-    let mut sorted = names.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    EnsureRooms { names: &sorted }.execute(conn).await?;
-    Ok(())
 }
 
 /// `(name, last id)` of the rooms that exist; a room missing here has no messages.

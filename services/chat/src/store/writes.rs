@@ -116,8 +116,8 @@ impl WriteConnection {
         let conn = self.conn().await?;
         let mut results = match in_transaction(conn, &url, batch, &firsts, &names).await {
             Err(Missing::Rooms) => {
-                // A room's first message on a replica that never saw it joined:
-                // create its row outside the transaction, then go again.
+                // A room's first message: create its row outside the
+                // transaction (holding no other lock), then go again.
                 EnsureRooms { names: &names }.execute(&mut *conn).await?;
                 in_transaction(conn, &url, batch, &firsts, &names).await
             }
