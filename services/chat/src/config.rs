@@ -87,6 +87,12 @@ pub struct Tuning {
     /// `CHAT_RELAY_JOBS`: releases queued for one worker thread before its
     /// sockets in the next one count as too far behind (1013).
     pub relay_jobs: usize,
+    /// `PRESENCE_TTL`: after this long a silent replica's sockets no longer
+    /// count as present.
+    pub presence_ttl: Duration,
+    /// `CHAT_READ_FLUSH_MS`: read markers are coalesced per user and room this
+    /// long before they are written and announced.
+    pub read_flush: Duration,
     /// `CHAT_DRAIN_SECS`: on SIGTERM, how long queued messages may take to be
     /// stored, published and echoed before every socket is closed with 1001.
     pub drain_timeout: Duration,
@@ -132,10 +138,19 @@ impl Config {
             sweep_interval: Duration::from_secs(env::positive_or("CHAT_SWEEP_SECS", 5)?),
             replay_concurrency: positive_usize("CHAT_REPLAY_CONCURRENCY", 6)?,
             relay_jobs: positive_usize("CHAT_RELAY_JOBS", 1024)?,
+            presence_ttl: Duration::from_secs(env::positive_or("PRESENCE_TTL", 30)?),
+            read_flush: Duration::from_millis(env::positive_or("CHAT_READ_FLUSH_MS", 250)?),
             drain_timeout: Duration::from_secs(env::positive_or("CHAT_DRAIN_SECS", 10)?),
             database_pool_size: positive_usize("DATABASE_POOL_SIZE", 10)?,
             workers: positive_usize("CHAT_WORKERS", default_workers())?,
         };
+        if tuning.presence_ttl < Duration::from_secs(3) {
+            return Err(env::invalid(
+                "PRESENCE_TTL",
+                &tuning.presence_ttl.as_secs().to_string(),
+                "must be at least 3 seconds",
+            ));
+        }
         if tuning.client_timeout <= tuning.heartbeat_interval {
             return Err(env::invalid(
                 "CHAT_CLIENT_TIMEOUT_SECS",
@@ -205,6 +220,8 @@ impl Config {
                 sweep_interval: Duration::from_secs(5),
                 replay_concurrency: 6,
                 relay_jobs: 1024,
+                presence_ttl: Duration::from_secs(30),
+                read_flush: Duration::from_millis(250),
                 drain_timeout: Duration::from_secs(10),
                 database_pool_size: 10,
                 workers: 1,

@@ -23,6 +23,8 @@ pub enum ApiError {
     TooManySockets(usize),
     #[error("message history is temporarily unavailable")]
     Unavailable(#[from] StoreError),
+    #[error("presence is temporarily unavailable")]
+    Redis(anyhow::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -30,7 +32,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Auth(auth::AuthError::Unavailable) | Self::Unavailable(_) => "unavailable",
+            Self::Auth(auth::AuthError::Unavailable) | Self::Unavailable(_) | Self::Redis(_) => {
+                "unavailable"
+            }
             Self::Auth(_) => "invalid_token",
             Self::InvalidRoom(_) => "invalid_room",
             Self::Forbidden | Self::OriginNotAllowed(_) => "forbidden",
@@ -47,7 +51,7 @@ impl ResponseError for ApiError {
             Self::Auth(e) => e.status_code(),
             Self::InvalidRoom(_) | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Redis(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManySockets(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -62,6 +66,10 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(e) => {
                 tracing::warn!(error = %e, "store unavailable");
+                json_error(self.status_code(), self.code(), &self.to_string(), Some(1))
+            }
+            Self::Redis(e) => {
+                tracing::warn!(error = %e, "redis unavailable");
                 json_error(self.status_code(), self.code(), &self.to_string(), Some(1))
             }
             Self::TooManySockets(_) => {

@@ -13,7 +13,9 @@ use crate::{
     config::Config,
     fanout::{
         Channels, Hub,
+        announce::Announcer,
         hub::HubSettings,
+        presence::{Presence, PresenceTask},
         publisher::{PublishQueue, Publisher},
         sequencer::Ordering,
         subscriber::{FanoutStatus, Subscriber},
@@ -21,6 +23,7 @@ use crate::{
     metrics::Metrics,
     pipeline::{
         backfill::Backfill,
+        memberships::MembershipTask,
         writer::{QueueLimits, WriterTask},
     },
     routes::{self, AppState},
@@ -43,6 +46,8 @@ pub struct Application {
     draining: CancellationToken,
     shutdown: CancellationToken,
     writer: JoinHandle<()>,
+    /// Tasks that may still queue events to publish after the sockets closed.
+    announcers: Vec<JoinHandle<()>>,
     published: CancellationToken,
     publisher: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
@@ -90,6 +95,7 @@ impl Application {
             },
         ));
         let channels = Channels::new(&config.redis_key_prefix, revocation_keys.channel());
+        let replica = uuid::Uuid::new_v4();
         let status = FanoutStatus::default();
         let subscriber = Subscriber {
             redis_url: config.redis_url.clone(),
@@ -100,6 +106,7 @@ impl Application {
             status: status.clone(),
             revocation_keys: revocation_keys.clone(),
             pool: redis.clone(),
+            replica,
             shutdown: shutdown.clone(),
         };
         let store = Store::new(pg, config.tuning.replay_concurrency);
@@ -109,6 +116,7 @@ impl Application {
             metrics.clone(),
         ));
         let published = CancellationToken::new();
+        let announce = Announcer::new(Arc::clone(&publish), channels.clone(), replica);
         let publisher = Publisher {
             queue: Arc::clone(&publish),
             pool: redis.clone(),
@@ -116,6 +124,24 @@ impl Application {
             metrics: metrics.clone(),
             done: published.clone(),
         };
+        let presence = Presence::new(
+            redis.clone(),
+            &config.redis_key_prefix,
+            replica,
+            config.tuning.presence_ttl,
+        );
+        let presence_task = PresenceTask {
+            presence: presence.clone(),
+            hub: Arc::clone(&hub),
+            announce: announce.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let (memberships, membership_task) = MembershipTask::new(
+            store.clone(),
+            announce.clone(),
+            config.tuning.read_flush,
+            shutdown.clone(),
+        );
         let (writer, writer_task) = WriterTask::new(
             QueueLimits {
                 items: config.tuning.write_queue,
@@ -125,6 +151,7 @@ impl Application {
             WriteConnection::new(&config.database_url),
             Arc::clone(&hub),
             publish,
+            announce.clone(),
             metrics,
             draining.clone(),
         );
@@ -138,11 +165,17 @@ impl Application {
         let tasks = vec![tokio::spawn(subscriber.run()), tokio::spawn(backfill.run())];
         let writer_handle = tokio::spawn(writer_task.run());
         let publisher_handle = tokio::spawn(publisher.run());
+        let announcers = vec![
+            tokio::spawn(presence_task.run()),
+            tokio::spawn(membership_task.run()),
+        ];
 
         let state = web::Data::new(AppState {
             sockets: Arc::new(SocketContext {
                 hub: Arc::clone(&hub),
                 writer,
+                memberships,
+                announce,
                 store: store.clone(),
                 redis: redis.clone(),
                 revocation_keys,
@@ -157,6 +190,7 @@ impl Application {
             store,
             redis,
             fanout: status,
+            presence,
         });
         let auth = web::Data::from(auth);
         let listener = TcpListener::bind(config.listen_addr)
@@ -187,6 +221,7 @@ impl Application {
             draining,
             shutdown,
             writer: writer_handle,
+            announcers,
             published,
             publisher: publisher_handle,
             tasks,
@@ -229,18 +264,25 @@ impl Application {
         {
             tracing::warn!("the writer did not finish in time");
         }
+        // Sockets close themselves once their messages are echoed; the
+        // publisher goes on meanwhile.
+        while self.hub.socket_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.shutdown.cancel();
+        // Presence announces this replica's users gone; read markers are written.
+        for task in self.announcers {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), task).await;
+        }
         self.published.cancel();
-        if tokio::time::timeout_at(deadline, self.publisher)
+        let publish_deadline =
+            deadline.max(tokio::time::Instant::now()) + std::time::Duration::from_secs(2);
+        if tokio::time::timeout_at(publish_deadline, self.publisher)
             .await
             .is_err()
         {
             tracing::warn!("publishing did not finish in time");
         }
-        // Sockets close themselves once their messages are echoed.
-        while self.hub.socket_count() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        self.shutdown.cancel();
         handle.stop(true).await;
         server
             .await

@@ -26,6 +26,16 @@ pub enum ClientFrame {
     },
     Leave {
         room: String,
+        /// Also end the user's membership of the room.
+        forget: bool,
+    },
+    /// The user has read the room up to `id`.
+    Read {
+        room: String,
+        id: i64,
+    },
+    Typing {
+        room: String,
     },
     Ping,
 }
@@ -45,6 +55,15 @@ enum Typed {
         since: Option<i64>,
     },
     Leave {
+        room: String,
+        #[serde(default)]
+        forget: bool,
+    },
+    Read {
+        room: String,
+        id: i64,
+    },
+    Typing {
         room: String,
     },
     Ping {},
@@ -89,7 +108,9 @@ impl ClientFrame {
                 client_id,
             },
             Typed::Join { room, since } => Self::Join { room, since },
-            Typed::Leave { room } => Self::Leave { room },
+            Typed::Leave { room, forget } => Self::Leave { room, forget },
+            Typed::Read { room, id } => Self::Read { room, id },
+            Typed::Typing { room } => Self::Typing { room },
             Typed::Ping {} => Self::Ping,
         })
     }
@@ -100,10 +121,38 @@ impl ClientFrame {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
     Message(MessageView<'a>),
-    Joined { room: &'a str },
-    Left { room: &'a str },
+    Joined {
+        room: &'a str,
+    },
+    Left {
+        room: &'a str,
+    },
     Pong,
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+    /// A member's read marker moved.
+    Read {
+        room: &'a str,
+        user_id: uuid::Uuid,
+        id: i64,
+    },
+    Typing {
+        room: &'a str,
+        user_id: uuid::Uuid,
+        user: &'a str,
+    },
+    /// The user became a member of a room without joining it.
+    Member {
+        room: &'a str,
+    },
+    Presence {
+        room: &'a str,
+        user_id: uuid::Uuid,
+        user: &'a str,
+        online: bool,
+    },
 }
 
 /// A stored message as clients see it, on the socket and in history.
@@ -196,6 +245,31 @@ mod tests {
         assert_eq!(
             ClientFrame::parse(r#"{"type":"ping"}"#).unwrap(),
             ClientFrame::Ping
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"leave","room":"r","forget":true}"#).unwrap(),
+            ClientFrame::Leave {
+                room: "r".into(),
+                forget: true
+            }
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"leave","room":"r"}"#).unwrap(),
+            ClientFrame::Leave {
+                room: "r".into(),
+                forget: false
+            }
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"read","room":"r","id":7}"#).unwrap(),
+            ClientFrame::Read {
+                room: "r".into(),
+                id: 7
+            }
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"typing","room":"r"}"#).unwrap(),
+            ClientFrame::Typing { room: "r".into() }
         );
     }
 

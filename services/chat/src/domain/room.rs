@@ -54,6 +54,11 @@ impl RoomName {
         Arc::clone(&self.name)
     }
 
+    /// The two users of a direct room.
+    pub fn direct_users(&self) -> Option<(Uuid, Uuid)> {
+        self.direct
+    }
+
     /// Public rooms are open to everyone; a direct room only to its two users.
     pub fn admits(&self, user: Uuid) -> bool {
         self.direct.is_none_or(|(a, b)| user == a || user == b)

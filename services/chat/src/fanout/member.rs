@@ -132,6 +132,8 @@ pub struct SocketEntry {
     /// Where frames for this socket are queued from; `None` queues directly.
     pub relay: Option<Relay>,
     pub user: Uuid,
+    /// The user's display name, as presence shows it.
+    pub name: Arc<str>,
     pub sid: Uuid,
     pub jti: Uuid,
 }

@@ -4,6 +4,10 @@
 //! pipeline per turn. A failed publish is retried a few times; what still cannot
 //! be published, or what a full queue lets go, is not lost: it is in
 //! PostgreSQL, and every receiving replica fills the gap from there.
+//!
+//! Events (read receipts, typing, presence, `member`) take the same queue, so a
+//! receipt never overtakes the message it marks; they are not stored, and one a
+//! full queue lets go is simply not seen.
 
 use std::{
     collections::VecDeque,
@@ -38,9 +42,28 @@ pub struct PublishQueue {
     metrics: Metrics,
 }
 
+/// One thing to publish.
+pub enum Outgoing {
+    Message(Arc<Delivery>),
+    /// An event's encoded payload (see [`wire`]) and its channel.
+    Event {
+        channel: String,
+        payload: Vec<u8>,
+    },
+}
+
+impl Outgoing {
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Message(d) => d.frame.len(),
+            Self::Event { channel, payload } => channel.len() + payload.len(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Queued {
-    items: VecDeque<Arc<Delivery>>,
+    items: VecDeque<Outgoing>,
     bytes: usize,
 }
 
@@ -63,35 +86,46 @@ impl PublishQueue {
 
     /// Never waits: a full queue (Redis down for a while) lets its oldest go.
     pub fn push(&self, batch: &[Arc<Delivery>]) {
-        if batch.is_empty() {
-            return;
-        }
+        self.push_all(batch.iter().map(|d| Outgoing::Message(Arc::clone(d))));
+    }
+
+    pub fn push_event(&self, channel: String, payload: Vec<u8>) {
+        self.push_all(std::iter::once(Outgoing::Event { channel, payload }));
+    }
+
+    fn push_all(&self, items: impl Iterator<Item = Outgoing>) {
         let mut dropped = 0u64;
+        let mut any = false;
         {
             let mut q = self.queued();
-            for d in batch {
-                q.bytes += d.frame.len();
-                q.items.push_back(Arc::clone(d));
+            for item in items {
+                any = true;
+                q.bytes += item.bytes();
+                q.items.push_back(item);
             }
             while q.items.len() > self.max_items || q.bytes > self.max_bytes {
                 let Some(old) = q.items.pop_front() else {
                     break;
                 };
-                q.bytes -= old.frame.len();
-                dropped += 1;
+                q.bytes -= old.bytes();
+                if matches!(old, Outgoing::Message(_)) {
+                    dropped += 1;
+                }
             }
         }
         if dropped > 0 {
             self.metrics.publish_dropped.inc_by(dropped);
         }
-        self.ready.notify_one();
+        if any {
+            self.ready.notify_one();
+        }
     }
 
-    fn take(&self, max: usize) -> Vec<Arc<Delivery>> {
+    fn take(&self, max: usize) -> Vec<Outgoing> {
         let mut q = self.queued();
         let n = q.items.len().min(max);
-        let taken: Vec<Arc<Delivery>> = q.items.drain(..n).collect();
-        q.bytes -= taken.iter().map(|d| d.frame.len()).sum::<usize>();
+        let taken: Vec<Outgoing> = q.items.drain(..n).collect();
+        q.bytes -= taken.iter().map(Outgoing::bytes).sum::<usize>();
         taken
     }
 
@@ -128,7 +162,7 @@ impl Publisher {
         }
     }
 
-    async fn publish_with_retries(&self, batch: &[Arc<Delivery>]) {
+    async fn publish_with_retries(&self, batch: &[Outgoing]) {
         let mut attempt = 0;
         loop {
             match self.publish(batch).await {
@@ -140,9 +174,13 @@ impl Publisher {
                             messages = batch.len(),
                             "publishing failed; receivers will read these from PostgreSQL"
                         );
+                        let messages = batch
+                            .iter()
+                            .filter(|o| matches!(o, Outgoing::Message(_)))
+                            .count();
                         self.metrics
                             .publish_dropped
-                            .inc_by(u64::try_from(batch.len()).unwrap_or(0));
+                            .inc_by(u64::try_from(messages).unwrap_or(0));
                         return;
                     };
                     tracing::debug!(error = %e, attempt, "publishing failed; retrying");
@@ -157,12 +195,17 @@ impl Publisher {
 
     /// One pipeline on one connection, so the batch reaches every subscriber in
     /// the order it was stored.
-    async fn publish(&self, batch: &[Arc<Delivery>]) -> anyhow::Result<()> {
+    async fn publish(&self, batch: &[Outgoing]) -> anyhow::Result<()> {
         let now = wire::now_micros();
         let mut pipe = redis::pipe();
-        for d in batch {
-            pipe.publish(self.channels.room(&d.room), wire::encode(d, now))
-                .ignore();
+        for item in batch {
+            match item {
+                Outgoing::Message(d) => {
+                    pipe.publish(self.channels.room(&d.room), wire::encode(d, now))
+                }
+                Outgoing::Event { channel, payload } => pipe.publish(channel, payload),
+            }
+            .ignore();
         }
         let send = async {
             let mut conn = self.pool.get().await?;

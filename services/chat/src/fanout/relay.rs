@@ -156,9 +156,10 @@ fn run(metrics: &Metrics, runs: Vec<Run>) {
         .inc_by(u64::try_from(delivered).unwrap_or(0));
 }
 
-/// Queues frames to one socket until its outbox is full or closed. Delivery never
-/// waits for a socket: one whose queue is full is closed instead (1013; it can
-/// rejoin with `since`), and gets nothing after the frame that did not fit.
+/// Queues frames to one socket until its outbox is full or closed, and counts
+/// the messages among them. Delivery never waits for a socket: one whose queue
+/// is full is closed instead (1013; it can rejoin with `since`), and gets
+/// nothing after the frame that did not fit.
 fn queue_run(metrics: &Metrics, entry: &SocketEntry, frames: &[Arc<Delivery>]) -> usize {
     if entry.kill.token().is_cancelled() {
         return 0;
@@ -166,7 +167,7 @@ fn queue_run(metrics: &Metrics, entry: &SocketEntry, frames: &[Arc<Delivery>]) -
     let mut queued = 0;
     for delivery in frames {
         match entry.outbox.try_send(delivery) {
-            Ok(()) => queued += 1,
+            Ok(()) => queued += usize::from(delivery.kind == super::Kind::Message),
             Err(Refused::Full) => {
                 if entry.kill.kill(KillReason::SlowConsumer) {
                     metrics.slow_consumer_closes.inc();
@@ -196,6 +197,7 @@ mod tests {
                     room: Arc::from("r"),
                     id,
                     frame: ByteString::from_static("{}"),
+                    kind: crate::fanout::Kind::Message,
                 })
             })
             .collect()
@@ -215,6 +217,7 @@ mod tests {
                 kill: Arc::new(Kill::new(&CancellationToken::new())),
                 relay: Some(relay.clone()),
                 user: uuid::Uuid::new_v4(),
+                name: Arc::from("u"),
                 sid: uuid::Uuid::new_v4(),
                 jti: uuid::Uuid::new_v4(),
             });
@@ -252,6 +255,7 @@ mod tests {
             kill: Arc::new(Kill::new(&CancellationToken::new())),
             relay: Some(relay),
             user: uuid::Uuid::new_v4(),
+            name: Arc::from("u"),
             sid: uuid::Uuid::new_v4(),
             jti: uuid::Uuid::new_v4(),
         });

@@ -237,6 +237,7 @@ mod tests {
             room: Arc::from("r"),
             id,
             frame: ByteString::from_static("{}"),
+            kind: crate::fanout::Kind::Message,
         })
     }
 

@@ -29,7 +29,12 @@ use deadpool_redis::redis::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Channels, Delivery, wire};
+use bytestring::ByteString;
+
+use super::{
+    Channels, Delivery, Topic,
+    wire::{self, Payload},
+};
 use crate::{fanout::Hub, metrics::Metrics};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -62,6 +67,8 @@ pub struct Subscriber {
     pub status: FanoutStatus,
     pub revocation_keys: RevocationKeys,
     pub pool: deadpool_redis::Pool,
+    /// This process's id in event origins: its own sockets' typing is not sent back.
+    pub replica: uuid::Uuid,
     pub shutdown: CancellationToken,
 }
 
@@ -71,13 +78,23 @@ const PUSH_BATCH_MAX: usize = 1024;
 /// A push this subscriber acts on.
 enum Push {
     Room(Arc<Delivery>),
+    RoomEvent {
+        room: String,
+        frame: ByteString,
+        except: Option<super::SocketId>,
+    },
+    UserEvent {
+        user: uuid::Uuid,
+        frame: ByteString,
+        skip_room: Option<String>,
+    },
     Revocation(Vec<u8>),
 }
 
 struct Connected {
     conn: MultiplexedConnection,
     pushes: mpsc::UnboundedReceiver<PushInfo>,
-    subscribed: HashSet<Arc<str>>,
+    subscribed: HashSet<Topic>,
 }
 
 impl Subscriber {
@@ -139,21 +156,20 @@ impl Subscriber {
             .arg(&self.client_name)
             .query_async::<()>(&mut conn)
             .await?;
-        // Changes queued before now are covered by subscribing to every room.
+        // Changes queued before now are covered by subscribing to every topic.
         let _ = self.hub.subscription_changes();
-        let rooms = self.hub.rooms();
-        let mut names: Vec<String> = rooms.iter().map(|r| self.channels.room(r)).collect();
+        let topics = self.hub.topics();
+        let mut names: Vec<String> = topics.iter().map(|t| self.channels.of(t)).collect();
         names.push(self.channels.revocations().to_owned());
         conn.subscribe(&names).await?;
-        self.hub.subscribed(&rooms);
-        self.metrics
-            .rooms_subscribed
-            .set(i64::try_from(rooms.len()).unwrap_or(i64::MAX));
-        Ok(Connected {
+        self.hub.subscribed(&rooms_of(&topics));
+        let connected = Connected {
             conn,
             pushes,
-            subscribed: rooms.into_iter().collect(),
-        })
+            subscribed: topics.into_iter().collect(),
+        };
+        self.count_rooms(&connected);
+        Ok(connected)
     }
 
     /// Runs until shutdown (`Ok`) or until the connection fails (`Err`).
@@ -182,35 +198,45 @@ impl Subscriber {
         let mut confirmed = Vec::new();
         let mut unsubscribe = Vec::new();
         for change in changes {
-            match (change.wanted, c.subscribed.contains(&change.room)) {
-                (true, true) => confirmed.push(change.room),
-                (true, false) => subscribe.push(change.room),
-                (false, true) => unsubscribe.push(change.room),
+            match (change.wanted, c.subscribed.contains(&change.topic)) {
+                (true, true) => confirmed.push(change.topic),
+                (true, false) => subscribe.push(change.topic),
+                (false, true) => unsubscribe.push(change.topic),
                 (false, false) => {}
             }
         }
         if !subscribe.is_empty() {
-            let names: Vec<String> = subscribe.iter().map(|r| self.channels.room(r)).collect();
+            let names: Vec<String> = subscribe.iter().map(|t| self.channels.of(t)).collect();
             c.conn.subscribe(&names).await?;
             c.subscribed.extend(subscribe.iter().cloned());
             confirmed.extend(subscribe);
         }
         if !unsubscribe.is_empty() {
-            let names: Vec<String> = unsubscribe.iter().map(|r| self.channels.room(r)).collect();
+            let names: Vec<String> = unsubscribe.iter().map(|t| self.channels.of(t)).collect();
             c.conn.unsubscribe(&names).await?;
-            for room in &unsubscribe {
-                c.subscribed.remove(room);
+            for topic in &unsubscribe {
+                c.subscribed.remove(topic);
             }
         }
         // A room created again while its channel stayed subscribed needs its
         // baseline as much as a newly subscribed one.
-        if !confirmed.is_empty() {
-            self.hub.subscribed(&confirmed);
+        let rooms = rooms_of(&confirmed);
+        if !rooms.is_empty() {
+            self.hub.subscribed(&rooms);
         }
+        self.count_rooms(c);
+        Ok(())
+    }
+
+    fn count_rooms(&self, c: &Connected) {
+        let rooms = c
+            .subscribed
+            .iter()
+            .filter(|t| matches!(t, Topic::Room(_)))
+            .count();
         self.metrics
             .rooms_subscribed
-            .set(i64::try_from(c.subscribed.len()).unwrap_or(i64::MAX));
-        Ok(())
+            .set(i64::try_from(rooms).unwrap_or(i64::MAX));
     }
 
     /// Handles `first` and every push already waiting behind it, offering the
@@ -231,6 +257,24 @@ impl Subscriber {
             }
             match self.decode(push) {
                 Some(Push::Room(delivery)) => batch.push(delivery),
+                // What came before an event is offered before it.
+                Some(Push::RoomEvent {
+                    room,
+                    frame,
+                    except,
+                }) => {
+                    self.hub.offer(&std::mem::take(&mut batch));
+                    self.hub.to_room(&room, frame, except);
+                }
+                Some(Push::UserEvent {
+                    user,
+                    frame,
+                    skip_room,
+                }) => {
+                    self.hub.offer(&std::mem::take(&mut batch));
+                    let room = skip_room.as_deref().unwrap_or_default();
+                    self.hub.to_user(user, room, frame, skip_room.as_deref());
+                }
                 Some(Push::Revocation(payload)) => {
                     self.hub.offer(&std::mem::take(&mut batch));
                     self.on_revocation(&payload);
@@ -263,17 +307,44 @@ impl Subscriber {
         if channel == self.channels.revocations() {
             return Some(Push::Revocation(payload));
         }
+        if let Some(user) = self.channels.user_of(&channel) {
+            return match wire::decode(Arc::from(""), payload) {
+                Some(Payload::UserEvent { frame, skip_room }) => Some(Push::UserEvent {
+                    user,
+                    frame,
+                    skip_room,
+                }),
+                _ => {
+                    tracing::warn!(%channel, "ignoring a malformed user payload");
+                    None
+                }
+            };
+        }
         let room = self.channels.room_of(&channel)?;
-        let Some((delivery, published_at)) = wire::decode(Arc::from(room), payload) else {
-            tracing::warn!(%channel, "ignoring a malformed room payload");
-            return None;
-        };
-        let micros = wire::now_micros().saturating_sub(published_at).max(0);
-        #[allow(clippy::cast_precision_loss)] // microseconds to seconds, for a histogram
-        self.metrics
-            .fanout_latency_seconds
-            .observe(micros as f64 / 1e6);
-        Some(Push::Room(Arc::new(delivery)))
+        match wire::decode(Arc::from(room), payload) {
+            Some(Payload::Message {
+                delivery,
+                published_at,
+            }) => {
+                let micros = wire::now_micros().saturating_sub(published_at).max(0);
+                #[allow(clippy::cast_precision_loss)] // microseconds to seconds, for a histogram
+                self.metrics
+                    .fanout_latency_seconds
+                    .observe(micros as f64 / 1e6);
+                Some(Push::Room(Arc::new(delivery)))
+            }
+            Some(Payload::RoomEvent { frame, origin }) => Some(Push::RoomEvent {
+                room: room.to_owned(),
+                frame,
+                except: origin
+                    .filter(|o| o.replica == self.replica)
+                    .map(|o| o.socket),
+            }),
+            Some(Payload::UserEvent { .. }) | None => {
+                tracing::warn!(%channel, "ignoring a malformed room payload");
+                None
+            }
+        }
     }
 
     fn on_revocation(&self, payload: &[u8]) {
@@ -312,4 +383,14 @@ impl Subscriber {
             }
         }
     }
+}
+
+fn rooms_of(topics: &[Topic]) -> Vec<Arc<str>> {
+    topics
+        .iter()
+        .filter_map(|t| match t {
+            Topic::Room(room) => Some(Arc::clone(room)),
+            Topic::User(_) => None,
+        })
+        .collect()
 }

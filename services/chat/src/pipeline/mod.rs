@@ -7,6 +7,8 @@
 //!   released locally (the echo does not wait for Redis) and queued to publish.
 //! - [`backfill`]: the reads the hub asks for — a room's baseline before it goes
 //!   live, a gap's missing ids, and sweeps of every room's last id.
+//! - [`memberships`]: who joined which room, and read markers, coalesced.
 
 pub mod backfill;
+pub mod memberships;
 pub mod writer;

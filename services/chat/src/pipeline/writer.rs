@@ -15,14 +15,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    domain::{FrameError, NewMessage},
-    fanout::{Delivery, Hub, publisher::PublishQueue},
+    domain::{FrameError, NewMessage, ServerFrame},
+    fanout::{Delivery, Hub, announce::Announcer, publisher::PublishQueue},
     metrics::Metrics,
     store::{Outcome, StoreError, WriteConnection},
 };
 
 /// The store's answer to one sender: what happened, or `Unavailable`.
 pub type WriteReply = Result<Outcome, FrameError>;
+
+type Stored = (Vec<Option<Outcome>>, Vec<(uuid::Uuid, String)>);
 
 /// Tries of one batch when the database is busy or the connection was lost.
 const TRIES: usize = 4;
@@ -73,6 +75,7 @@ pub struct WriterTask {
     conn: WriteConnection,
     hub: Arc<Hub>,
     publish: Arc<PublishQueue>,
+    announce: Announcer,
     metrics: Metrics,
     batch_max: usize,
     /// Cancelled when the replica starts shutting down: the queue is closed,
@@ -94,6 +97,7 @@ impl WriterTask {
         conn: WriteConnection,
         hub: Arc<Hub>,
         publish: Arc<PublishQueue>,
+        announce: Announcer,
         metrics: Metrics,
         draining: CancellationToken,
     ) -> (Writer, Self) {
@@ -104,6 +108,7 @@ impl WriterTask {
             conn,
             hub,
             publish,
+            announce,
             metrics,
             batch_max: limits.batch.max(1),
             draining,
@@ -144,7 +149,7 @@ impl WriterTask {
             .messages_in
             .inc_by(u64::try_from(messages.len()).unwrap_or(0));
         let timer = self.metrics.store_batch_seconds.start_timer();
-        let outcomes = self.store(&messages).await;
+        let (outcomes, new_members) = self.store(&messages).await;
         timer.observe_duration();
 
         let deliveries: Vec<Arc<Delivery>> = outcomes
@@ -158,18 +163,35 @@ impl WriterTask {
         // (in id order, through the hub); other replicas through Redis.
         self.hub.offer(&deliveries);
         self.publish.push(&deliveries);
+        // The recipient of a first direct message finds it in their room list,
+        // and every socket of theirs hears of it.
+        for (user, room) in &new_members {
+            let sent_it = messages
+                .iter()
+                .any(|m| m.user_id == *user && m.room.as_str() == room);
+            if !sent_it {
+                self.announce
+                    .to_user(*user, &ServerFrame::Member { room }, None);
+            }
+        }
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(outcome.ok_or(FrameError::Unavailable));
         }
     }
 
-    /// One outcome per message; `None` for a message that could not be stored.
-    async fn store(&mut self, batch: &[NewMessage]) -> Vec<Option<Outcome>> {
+    /// One outcome per message (`None`: it could not be stored), and the
+    /// memberships the stored ones created.
+    async fn store(&mut self, batch: &[NewMessage]) -> Stored {
         let mut tries = 0;
         loop {
             tries += 1;
             match self.conn.insert_batch(batch).await {
-                Ok(outcomes) => return outcomes.into_iter().map(Some).collect(),
+                Ok(written) => {
+                    return (
+                        written.outcomes.into_iter().map(Some).collect(),
+                        written.new_members,
+                    );
+                }
                 Err(StoreError::Contention(e) | StoreError::Connection(e)) if tries < TRIES => {
                     tracing::debug!(error = %e, tries, "storing a batch; trying again");
                     self.metrics.store_retries.inc();
@@ -178,13 +200,15 @@ impl WriterTask {
                 Err(StoreError::Query(e)) if batch.len() > 1 => {
                     tracing::debug!(error = %e, batch = batch.len(), "a batch was refused; splitting it");
                     let (left, right) = batch.split_at(batch.len() / 2);
-                    let mut outcomes = Box::pin(self.store(left)).await;
-                    outcomes.extend(Box::pin(self.store(right)).await);
-                    return outcomes;
+                    let (mut outcomes, mut members) = Box::pin(self.store(left)).await;
+                    let (more, more_members) = Box::pin(self.store(right)).await;
+                    outcomes.extend(more);
+                    members.extend(more_members);
+                    return (outcomes, members);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, batch = batch.len(), "storing messages failed");
-                    return vec![None; batch.len()];
+                    return (vec![None; batch.len()], Vec::new());
                 }
             }
         }

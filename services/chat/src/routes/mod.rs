@@ -2,6 +2,7 @@
 
 mod health;
 mod history;
+mod rooms;
 mod ws;
 
 use std::sync::Arc;
@@ -10,7 +11,11 @@ use actix_web::web;
 use auth::Authenticator;
 use platform::{client_ip::TrustedProxies, origins::AllowedOrigins};
 
-use crate::{fanout::subscriber::FanoutStatus, socket::SocketContext, store::Store};
+use crate::{
+    fanout::{presence::Presence, subscriber::FanoutStatus},
+    socket::SocketContext,
+    store::Store,
+};
 
 /// What the handlers share, registered as `web::Data<AppState>`.
 pub struct AppState {
@@ -21,6 +26,7 @@ pub struct AppState {
     pub store: Store,
     pub redis: deadpool_redis::Pool,
     pub fanout: FanoutStatus,
+    pub presence: Presence,
 }
 
 /// CORS covers the JSON API only: the WebSocket handshake makes its own `Origin`
@@ -31,7 +37,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, origins: &AllowedOrigins) {
         .service(
             web::scope("/v1")
                 .wrap(origins.cors())
-                .route("/rooms/{room}/messages", web::get().to(history::messages)),
+                .route("/rooms", web::get().to(rooms::list))
+                .route("/rooms/{room}/messages", web::get().to(history::messages))
+                .route("/rooms/{room}/presence", web::get().to(rooms::presence)),
         )
         // Both spellings of each socket URL: the contract's, and without the slash.
         .route("/ws/chat/", web::get().to(ws::lobby))

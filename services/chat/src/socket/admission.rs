@@ -31,6 +31,7 @@ impl Admission {
             kill: Arc::clone(&kill),
             relay: Some(ctx.hub.local_relay()),
             user: claims.sub,
+            name: Arc::from(claims.name.as_str()),
             sid: claims.sid,
             jti: claims.jti,
         })?;

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     domain::{FrameError, RoomName, ServerFrame, StoredMessage},
-    fanout::{Delivery, JoinStart, KillReason},
+    fanout::{Delivery, JoinStart, KillReason, Kind},
     pipeline::writer::WriteReply,
     store::{Outcome, Page, Store},
 };
@@ -89,7 +89,11 @@ impl Connection {
             room: room.as_str(),
         }
         .encode();
-        match self.rooms.started(room.as_str(), generation, start) {
+        let started = self.rooms.started(room.as_str(), generation, start);
+        if !matches!(started, Started::Stale) {
+            self.ctx.memberships.joined(self.claims.sub, room.shared());
+        }
+        match started {
             Started::Stale => Ok(()),
             Started::Live(buffered) => {
                 self.send(joined).await?;
@@ -151,6 +155,13 @@ impl Connection {
     }
 
     pub(super) async fn on_live(&mut self, delivery: &Arc<Delivery>) -> Result<(), Stop> {
+        match delivery.kind {
+            Kind::Message => {}
+            // Events are outside the message order: a room's to the sockets
+            // that have been told `joined`, a user's to every socket.
+            Kind::RoomEvent if !self.rooms.is_started(&delivery.room) => return Ok(()),
+            Kind::RoomEvent | Kind::UserEvent => return self.send(delivery.frame.clone()).await,
+        }
         match self.rooms.on_live(delivery) {
             Live::Send => self.send_live(delivery).await,
             Live::Held | Live::Ignore => Ok(()),

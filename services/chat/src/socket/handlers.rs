@@ -5,6 +5,9 @@ use bytes::BytesMut;
 use bytestring::ByteString;
 
 use super::{Connection, Stop, event::Event};
+
+/// At most one typing notice a second per socket; the rest are ignored.
+const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::domain::{
     ClientFrame, FrameError, NewMessage, RoomName, ServerFrame,
     message::now_micros,
@@ -112,7 +115,9 @@ impl Connection {
                 Ok(room) => return self.start_join(room, since).await,
                 Err(e) => Err(e),
             },
-            Ok(ClientFrame::Leave { room }) => match self.leave(&room) {
+            Ok(ClientFrame::Read { room, id }) => self.mark_read(&room, id),
+            Ok(ClientFrame::Typing { room }) => self.typing(&room),
+            Ok(ClientFrame::Leave { room, forget }) => match self.leave(&room, forget) {
                 Ok(room) => {
                     return self
                         .send(
@@ -179,14 +184,71 @@ impl Connection {
         Ok(room)
     }
 
-    fn leave(&mut self, raw: &str) -> Result<RoomName, FrameError> {
-        let room = RoomName::parse(raw)?;
-        if !self.rooms.leave(room.as_str()) {
+    /// Stops this socket's delivery; with `forget`, also ends the user's
+    /// membership (a room list can drop a room it never opened).
+    fn leave(&mut self, raw: &str, forget: bool) -> Result<RoomName, FrameError> {
+        let room = if forget {
+            room_for(self.claims.sub, raw)?
+        } else {
+            RoomName::parse(raw)?
+        };
+        let was_joined = self.rooms.leave(room.as_str());
+        if !was_joined && !forget {
             return Err(FrameError::NotJoined(room.to_string()));
         }
-        self.ctx.hub.leave(self.id, room.as_str());
-        self.replays.retain(|r| *r.room.as_str() != *room.as_str());
+        if was_joined {
+            self.ctx.hub.leave(self.id, room.as_str());
+            self.replays.retain(|r| *r.room.as_str() != *room.as_str());
+        }
+        if forget {
+            self.ctx
+                .memberships
+                .forget(self.claims.sub, room.as_str().to_owned());
+        }
         Ok(room)
+    }
+
+    /// Moves the user's read marker (never back: the store keeps the larger).
+    fn mark_read(&mut self, raw: &str, id: i64) -> Result<(), FrameError> {
+        let room = RoomName::parse(raw)?;
+        if !self.rooms.contains(room.as_str()) {
+            return Err(FrameError::NotJoined(room.to_string()));
+        }
+        let newest = self.ctx.hub.last_released(room.as_str()).unwrap_or(0);
+        if !(0..=newest).contains(&id) {
+            return Err(FrameError::InvalidRequest(format!(
+                "id must be between 0 and the room's newest id, {newest}"
+            )));
+        }
+        self.ctx
+            .memberships
+            .read(self.claims.sub, room.as_str().to_owned(), id, self.id);
+        Ok(())
+    }
+
+    /// Tells the room's other sockets; more than one a second is ignored.
+    fn typing(&mut self, raw: &str) -> Result<(), FrameError> {
+        let room = RoomName::parse(raw)?;
+        if !self.rooms.contains(room.as_str()) {
+            return Err(FrameError::NotJoined(room.to_string()));
+        }
+        let now = std::time::Instant::now();
+        if self
+            .last_typing
+            .is_some_and(|at| now.saturating_duration_since(at) < TYPING_EVERY)
+        {
+            return Ok(());
+        }
+        self.last_typing = Some(now);
+        let frame = ServerFrame::Typing {
+            room: room.as_str(),
+            user_id: self.claims.sub,
+            user: &self.claims.name,
+        };
+        self.ctx
+            .announce
+            .to_room(room.as_str(), &frame, Some(self.id));
+        Ok(())
     }
 
     pub(super) async fn reply_error(&mut self, error: &FrameError) -> Result<(), Stop> {

@@ -33,9 +33,10 @@ use crate::{
     domain::{RoomName, rate::TokenBucket},
     fanout::{
         Delivery, Hub, KillReason, SocketId,
+        announce::Announcer,
         member::{Inbox, Kill},
     },
-    pipeline::writer::Writer,
+    pipeline::{memberships::Memberships, writer::Writer},
     store::Store,
 };
 
@@ -50,6 +51,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SocketContext {
     pub hub: Arc<Hub>,
     pub writer: Writer,
+    pub memberships: Memberships,
+    pub announce: Announcer,
     pub store: Store,
     pub redis: deadpool_redis::Pool,
     pub revocation_keys: RevocationKeys,
@@ -97,6 +100,8 @@ struct Connection {
     awaiting_echo: Vec<(Arc<str>, i64)>,
     /// The replica is shutting down: no more frames are read.
     draining: bool,
+    /// When this socket last announced typing.
+    last_typing: Option<Instant>,
 }
 
 /// Starts the socket's task on the current actix worker.
@@ -132,6 +137,7 @@ pub fn spawn(
         writes_in_flight: 0,
         awaiting_echo: Vec::new(),
         draining: false,
+        last_typing: None,
     };
     actix_web::rt::spawn(tracing::Instrument::instrument(
         connection.run(stream, inbox, since),

@@ -94,6 +94,13 @@ impl Rooms {
         self.joined.len()
     }
 
+    /// The room was joined and `joined` sent (live or catching up).
+    pub fn is_started(&self, room: &str) -> bool {
+        self.joined
+            .get(room)
+            .is_some_and(|j| !matches!(j.state, State::Joining { .. }))
+    }
+
     /// A join is waiting for its start: the socket's own messages would race it.
     pub fn joining(&self) -> bool {
         self.joined
@@ -288,6 +295,7 @@ mod tests {
             room: Arc::from(room),
             id,
             frame: ByteString::from_static("{}"),
+            kind: crate::fanout::Kind::Message,
         })
     }
 

@@ -4,6 +4,7 @@
 //! own, sorted by what a caller can do about them.
 
 mod error;
+mod memberships;
 mod reads;
 mod rows;
 pub mod schema;
@@ -16,8 +17,9 @@ use platform::database::PgPool;
 use tokio::sync::Semaphore;
 
 pub use error::StoreError;
+pub use memberships::RoomSummary;
 pub use reads::Page;
-pub use writes::{Outcome, WriteConnection};
+pub use writes::{Outcome, WriteConnection, Written};
 
 use crate::domain::StoredMessage;
 
@@ -85,6 +87,32 @@ impl Store {
             limit,
         };
         Ok(reads::page(&mut conn, room, page).await?)
+    }
+
+    /// One user's rooms, the newest message first (the room list).
+    pub async fn rooms_of(&self, user: uuid::Uuid) -> Result<Vec<RoomSummary>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(memberships::rooms_of(&mut conn, user).await?)
+    }
+
+    /// Makes users members of rooms they joined (existing ones stay as they are).
+    pub async fn join_rooms(&self, joins: &[(uuid::Uuid, String)]) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(memberships::join(&mut conn, joins).await?)
+    }
+
+    pub async fn forget_room(&self, user: uuid::Uuid, room: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(memberships::forget(&mut conn, user, room).await?)
+    }
+
+    /// Moves read markers forward; returns those that moved.
+    pub async fn mark_read(
+        &self,
+        marks: &[(uuid::Uuid, String, i64)],
+    ) -> Result<Vec<(uuid::Uuid, String, i64)>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(memberships::mark_read(&mut conn, marks).await?)
     }
 
     /// Each room's last id (0 for a room with no messages yet).

@@ -38,6 +38,8 @@ macro_rules! statement {
     };
 }
 
+pub(super) use statement;
+
 /// Locks the rooms' rows and returns `(name, last_message_id)`. The names are
 /// sorted and `LockRows` sits above the sort, so every writer on every replica
 /// locks rooms in one order and two batches never wait on each other in a cycle.
@@ -70,7 +72,7 @@ pub struct FindCopies<'a> {
     pub client_ids: Vec<&'a str>,
 }
 
-type MessageRow = (
+pub type MessageRow = (
     Text,
     BigInt,
     diesel::sql_types::Uuid,

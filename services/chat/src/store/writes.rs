@@ -20,11 +20,20 @@ use uuid::Uuid;
 
 use super::{
     error::StoreError,
+    memberships::AddMembers,
     rows::Row,
     schema::messages,
     sql::{EnsureRooms, FindCopies, InsertMessages, LockRooms},
 };
 use crate::domain::{NewMessage, StoredMessage};
+
+/// A stored batch: one outcome per message, in order, and the memberships its
+/// direct-room messages created (user, room).
+#[derive(Debug, Default)]
+pub struct Written {
+    pub outcomes: Vec<Outcome>,
+    pub new_members: Vec<(Uuid, String)>,
+}
 
 /// What happened to one message of a batch.
 #[derive(Debug, Clone)]
@@ -83,7 +92,7 @@ impl WriteConnection {
 
     /// Stores a batch in one transaction; one outcome per message, in order.
     /// A lost connection is dropped, so the next call starts on a new one.
-    pub async fn insert_batch(&mut self, batch: &[NewMessage]) -> Result<Vec<Outcome>, StoreError> {
+    pub async fn insert_batch(&mut self, batch: &[NewMessage]) -> Result<Written, StoreError> {
         let result = self.try_insert(batch).await;
         if matches!(
             result,
@@ -94,7 +103,7 @@ impl WriteConnection {
         result
     }
 
-    async fn try_insert(&mut self, batch: &[NewMessage]) -> Result<Vec<Outcome>, StoreError> {
+    async fn try_insert(&mut self, batch: &[NewMessage]) -> Result<Written, StoreError> {
         // A retry inside one batch is answered by the first copy's outcome.
         let mut first_with_key: HashMap<Key<'_>, usize> = HashMap::new();
         let mut copy_of: Vec<Option<usize>> = Vec::with_capacity(batch.len());
@@ -114,19 +123,20 @@ impl WriteConnection {
 
         let url = self.url.clone();
         let conn = self.conn().await?;
-        let mut results = match in_transaction(conn, &url, batch, &firsts, &names).await {
-            Err(Missing::Rooms) => {
-                // A room's first message: create its row outside the
-                // transaction (holding no other lock), then go again.
-                EnsureRooms { names: &names }.execute(&mut *conn).await?;
-                in_transaction(conn, &url, batch, &firsts, &names).await
+        let (mut results, new_members) =
+            match in_transaction(conn, &url, batch, &firsts, &names).await {
+                Err(Missing::Rooms) => {
+                    // A room's first message: create its row outside the
+                    // transaction (holding no other lock), then go again.
+                    EnsureRooms { names: &names }.execute(&mut *conn).await?;
+                    in_transaction(conn, &url, batch, &firsts, &names).await
+                }
+                other => other,
             }
-            other => other,
-        }
-        .map_err(|m| match m {
-            Missing::Rooms => StoreError::Contention("rooms vanished while locking".into()),
-            Missing::Failed(e) => e,
-        })?;
+            .map_err(|m| match m {
+                Missing::Rooms => StoreError::Contention("rooms vanished while locking".into()),
+                Missing::Failed(e) => e,
+            })?;
 
         for (i, earlier) in copy_of.iter().enumerate() {
             if let Some(first) = earlier {
@@ -138,10 +148,14 @@ impl WriteConnection {
                 };
             }
         }
-        results
+        let outcomes = results
             .into_iter()
             .map(|r| r.ok_or_else(|| StoreError::Contention("a message got no outcome".into())))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(Written {
+            outcomes,
+            new_members,
+        })
     }
 }
 
@@ -159,6 +173,9 @@ impl<E: Into<StoreError>> From<E> for Missing {
 /// The first row a transaction inserted: enough to recognise it afterwards.
 type Witness = (String, i64, Uuid, chrono::DateTime<chrono::Utc>);
 
+/// One attempt's outcomes, and the memberships it created.
+type Attempt = (Vec<Option<Outcome>>, Vec<(Uuid, String)>);
+
 /// One attempt: BEGIN … COMMIT, rolled back on any error.
 async fn in_transaction(
     conn: &mut AsyncPgConnection,
@@ -166,7 +183,7 @@ async fn in_transaction(
     batch: &[NewMessage],
     firsts: &[usize],
     names: &[&str],
-) -> Result<Vec<Option<Outcome>>, Missing> {
+) -> Result<Attempt, Missing> {
     conn.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
         .await?;
     match transaction_body(conn, batch, firsts, names).await {
@@ -193,10 +210,10 @@ async fn transaction_body(
     batch: &[NewMessage],
     firsts: &[usize],
     names: &[&str],
-) -> Result<(Vec<Option<Outcome>>, Option<Witness>), Missing> {
+) -> Result<(Attempt, Option<Witness>), Missing> {
     let mut results: Vec<Option<Outcome>> = vec![None; batch.len()];
     if names.is_empty() {
-        return Ok((results, None));
+        return Ok(((results, Vec::new()), None));
     }
     let locked: BTreeMap<String, i64> = LockRooms { names }
         .load::<(String, i64)>(&mut *conn)
@@ -261,7 +278,7 @@ async fn transaction_body(
         rows.created_at.push(m.created_at);
     }
     if fresh.is_empty() {
-        return Ok((results, None));
+        return Ok(((results, Vec::new()), None));
     }
     for (name, last) in &next {
         if locked.get(*name) != Some(last) {
@@ -279,6 +296,7 @@ async fn transaction_body(
             "a copy was stored concurrently".into(),
         )));
     }
+    let new_members = direct_members(conn, batch, &fresh).await?;
     let witness = <[_]>::first(&fresh).map(|&(i, id)| {
         let m = &batch[i];
         (m.room.as_str().to_owned(), id, m.user_id, m.created_at)
@@ -286,7 +304,37 @@ async fn transaction_body(
     for (i, id) in fresh {
         results[i] = Some(Outcome::Stored(stored(&batch[i], id)));
     }
-    Ok((results, witness))
+    Ok(((results, new_members), witness))
+}
+
+/// A message in a direct room makes both of its users members: the sender
+/// having read up to it, the other with nothing read. Returns the memberships
+/// that are new (the recipient of a first direct message is told).
+async fn direct_members(
+    conn: &mut AsyncPgConnection,
+    batch: &[NewMessage],
+    fresh: &[(usize, i64)],
+) -> Result<Vec<(Uuid, String)>, Missing> {
+    let mut wanted: BTreeMap<(Uuid, &str), i64> = BTreeMap::new();
+    for &(i, id) in fresh {
+        let m = &batch[i];
+        let Some((a, b)) = m.room.direct_users() else {
+            continue;
+        };
+        let other = if m.user_id == a { b } else { a };
+        let own = wanted.entry((m.user_id, m.room.as_str())).or_insert(id);
+        *own = (*own).max(id);
+        wanted.entry((other, m.room.as_str())).or_insert(0);
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let add = AddMembers {
+        users: wanted.keys().map(|(u, _)| *u).collect(),
+        rooms: wanted.keys().map(|(_, r)| *r).collect(),
+        read_ids: wanted.values().copied().collect(),
+    };
+    Ok(add.load::<(Uuid, String)>(&mut *conn).await?)
 }
 
 /// The connection broke during COMMIT, so whether the transaction committed is

@@ -12,6 +12,9 @@ use tokio_tungstenite::{
 
 use crate::helpers::WAIT;
 
+/// Frames beside the ordered message stream.
+const EVENTS: [&str; 4] = ["presence", "typing", "read", "member"];
+
 pub async fn connect_request(
     request: impl IntoClientRequest + Unpin,
 ) -> Result<Client, tungstenite::Error> {
@@ -59,7 +62,19 @@ impl Client {
     }
 
     /// The next text frame as JSON, within `within`; `None` if none came.
+    /// Events beside the message stream (presence, typing, read, member) are
+    /// skipped: tests of them read them with [`Client::next_event_within`].
     pub async fn next_json_within(&mut self, within: Duration) -> Option<Value> {
+        loop {
+            let frame = self.next_any_within(within).await?;
+            if !EVENTS.contains(&frame["type"].as_str().unwrap_or_default()) {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// The next text frame of any type.
+    pub async fn next_any_within(&mut self, within: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let frame = tokio::time::timeout_at(deadline, self.ws.next())
@@ -73,6 +88,29 @@ impl Client {
                 other => panic!("expected a text frame, got {other:?}"),
             }
         }
+    }
+
+    /// The next event of `kind` matching `wanted`, skipping everything else.
+    pub async fn next_event_within(
+        &mut self,
+        kind: &str,
+        within: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self.next_any_within(left).await?;
+            if frame["type"] == kind && wanted(&frame) {
+                return Some(frame);
+            }
+        }
+    }
+
+    pub async fn next_event(&mut self, kind: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        self.next_event_within(kind, WAIT, wanted)
+            .await
+            .unwrap_or_else(|| panic!("no {kind} event within 5 s"))
     }
 
     pub async fn next_json(&mut self) -> Value {
@@ -104,6 +142,25 @@ impl Client {
             ids.push(self.next_message().await["id"].as_i64().expect("id"));
         }
         ids
+    }
+
+    /// Waits for the `joined` of the URL's room, or for the socket to end.
+    pub async fn joined_or_ended(&mut self) -> Result<(), Ended> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => panic!("neither joined nor closed within 5 s"),
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let v: Value = serde_json::from_str(&text).expect("server sent JSON");
+                    if v["type"] == "joined" {
+                        return Ok(());
+                    }
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => return Err(Ended::Closed(frame)),
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) => return Err(Ended::Dropped),
+            }
+        }
     }
 
     pub async fn ping(&mut self) {

@@ -13,6 +13,8 @@ mod helpers;
 mod history;
 mod ops;
 mod outages;
+mod presence;
 mod proxy;
+mod rooms;
 mod sessions;
 mod storage;

@@ -7,6 +7,7 @@
 //! it and leaves in id order, once. `ordering.rs` holds that side of the hub:
 //! releasing, and the work it hands to the subscriber and the backfill task.
 
+mod events;
 pub mod ordering;
 
 use std::{
@@ -22,6 +23,7 @@ use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
 use super::{
+    Topic,
     member::{KillReason, SocketEntry, SocketId},
     relay::Relay,
     sequencer::{Ordering, Sequencer},
@@ -48,6 +50,8 @@ struct RoomState {
     /// earlier life of the room are ignored.
     epoch: u64,
     members: HashMap<SocketId, Arc<SocketEntry>>,
+    /// Local sockets per user: presence changes when one comes or goes to zero.
+    users: HashMap<Uuid, usize>,
     seq: Sequencer,
     waiting: Vec<(SocketId, oneshot::Sender<i64>)>,
 }
@@ -57,10 +61,12 @@ struct State {
     rooms: HashMap<Arc<str>, RoomState>,
     sockets: HashMap<SocketId, (Arc<SocketEntry>, HashSet<Arc<str>>)>,
     by_sid: HashMap<Uuid, HashSet<SocketId>>,
-    per_user: HashMap<Uuid, usize>,
-    /// Rooms whose subscription may have to change, coalesced: a room joined
+    by_user: HashMap<Uuid, HashSet<SocketId>>,
+    /// Topics whose subscription may have to change, coalesced: a room joined
     /// and left a thousand times before the subscriber looks is one entry.
-    sub_dirty: HashSet<Arc<str>>,
+    sub_dirty: HashSet<Topic>,
+    /// Rooms where a user's first local socket came or last one went.
+    presence_dirty: HashSet<Arc<str>>,
     /// Rooms waiting for their baseline, and when to (re)try reading it.
     need_start: HashMap<Arc<str>, Instant>,
     /// Rooms whose sequencer has a gap open.
@@ -76,6 +82,7 @@ pub struct Hub {
     release: Mutex<()>,
     subscriptions: Notify,
     work: Notify,
+    presence: Notify,
     metrics: Metrics,
     rules: Ordering,
     max_sockets_per_user: usize,
@@ -99,6 +106,7 @@ impl Hub {
             release: Mutex::new(()),
             subscriptions: Notify::new(),
             work: Notify::new(),
+            presence: Notify::new(),
             metrics,
             rules: settings.ordering,
             max_sockets_per_user: settings.max_sockets_per_user,
@@ -122,15 +130,24 @@ impl Hub {
 
     pub fn register(&self, entry: SocketEntry) -> Result<SocketId, TooManySockets> {
         let mut state = self.state();
-        let count = state.per_user.entry(entry.user).or_default();
-        if *count >= self.max_sockets_per_user {
+        let held = state.by_user.get(&entry.user).map_or(0, HashSet::len);
+        if held >= self.max_sockets_per_user {
             return Err(TooManySockets);
         }
-        *count += 1;
         let id = self.next_id.fetch_add(1, AtomicOrdering::Relaxed);
+        let user = entry.user;
         state.by_sid.entry(entry.sid).or_default().insert(id);
+        state.by_user.entry(user).or_default().insert(id);
         state.sockets.insert(id, (Arc::new(entry), HashSet::new()));
+        let first = held == 0;
+        if first {
+            state.sub_dirty.insert(Topic::User(user));
+        }
+        drop(state);
         self.metrics.open_sockets.inc();
+        if first {
+            self.subscriptions.notify_one();
+        }
         Ok(id)
     }
 
@@ -145,20 +162,28 @@ impl Hub {
                 state.by_sid.remove(&entry.sid);
             }
         }
-        if let Some(count) = state.per_user.get_mut(&entry.user) {
-            *count -= 1;
-            if *count == 0 {
-                state.per_user.remove(&entry.user);
+        let mut changed = false;
+        if let Some(ids) = state.by_user.get_mut(&entry.user) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                state.by_user.remove(&entry.user);
+                state.sub_dirty.insert(Topic::User(entry.user));
+                changed = true;
             }
         }
-        let mut changed = false;
+        let mut presence = false;
         for room in rooms {
-            changed |= remove_member(&mut state, &room, id);
+            let (forgotten, left) = remove_member(&mut state, &room, id, entry.user);
+            changed |= forgotten;
+            presence |= left;
         }
         drop(state);
         self.metrics.open_sockets.dec();
         if changed {
             self.subscriptions.notify_one();
+        }
+        if presence {
+            self.presence.notify_one();
         }
     }
 
@@ -179,11 +204,17 @@ impl Hub {
             RoomState {
                 epoch: state.next_epoch,
                 members: HashMap::new(),
+                users: HashMap::new(),
                 seq: Sequencer::new(self.rules),
                 waiting: Vec::new(),
             }
         });
-        room_state.members.insert(id, entry);
+        let user = entry.user;
+        let arrived = room_state.members.insert(id, entry).is_none() && {
+            let count = room_state.users.entry(user).or_default();
+            *count += 1;
+            *count == 1
+        };
         let start = match room_state.seq.last() {
             Some(last) => JoinStart::Live(last),
             None => {
@@ -193,8 +224,12 @@ impl Hub {
                 JoinStart::Pending(rx)
             }
         };
+        if arrived {
+            state.presence_dirty.insert(Arc::clone(&name));
+            self.presence.notify_one();
+        }
         if created {
-            state.sub_dirty.insert(name);
+            state.sub_dirty.insert(Topic::Room(name));
             self.subscriptions.notify_one();
         }
         start
@@ -202,13 +237,20 @@ impl Hub {
 
     pub fn leave(&self, id: SocketId, room: &str) {
         let mut state = self.state();
-        let was_member = state
-            .sockets
-            .get_mut(&id)
-            .is_some_and(|(_, rooms)| rooms.remove(room));
-        if was_member && remove_member(&mut state, room, id) {
-            drop(state);
+        let Some((entry, rooms)) = state.sockets.get_mut(&id) else {
+            return;
+        };
+        if !rooms.remove(room) {
+            return;
+        }
+        let user = entry.user;
+        let (forgotten, left) = remove_member(&mut state, room, id, user);
+        drop(state);
+        if forgotten {
             self.subscriptions.notify_one();
+        }
+        if left {
+            self.presence.notify_one();
         }
     }
 
@@ -259,17 +301,29 @@ impl Hub {
     }
 }
 
-/// Removes a member; true when the room is now empty and forgotten.
-fn remove_member(state: &mut State, room: &str, id: SocketId) -> bool {
-    let Some(members) = state.rooms.get_mut(room) else {
-        return false;
+/// Removes a member: (the room is now empty and forgotten, the user's last
+/// local socket in it left).
+fn remove_member(state: &mut State, room: &str, id: SocketId, user: Uuid) -> (bool, bool) {
+    let Some(r) = state.rooms.get_mut(room) else {
+        return (false, false);
     };
-    members.members.remove(&id);
-    members.waiting.retain(|(waiter, _)| *waiter != id);
-    if !members.members.is_empty() {
-        return false;
+    r.waiting.retain(|(waiter, _)| *waiter != id);
+    let mut left = false;
+    if r.members.remove(&id).is_some()
+        && let Some(count) = r.users.get_mut(&user)
+    {
+        *count -= 1;
+        if *count == 0 {
+            r.users.remove(&user);
+            left = true;
+        }
     }
-    forget_room(state, room)
+    let empty = r.members.is_empty();
+    if left && let Some((name, _)) = state.rooms.get_key_value(room) {
+        let name = Arc::clone(name);
+        state.presence_dirty.insert(name);
+    }
+    (empty && forget_room(state, room), left)
 }
 
 fn forget_room(state: &mut State, room: &str) -> bool {
@@ -278,6 +332,6 @@ fn forget_room(state: &mut State, room: &str) -> bool {
     };
     state.need_start.remove(room);
     state.gapped.remove(room);
-    state.sub_dirty.insert(name);
+    state.sub_dirty.insert(Topic::Room(name));
     true
 }

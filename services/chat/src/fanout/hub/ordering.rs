@@ -10,7 +10,7 @@ use std::{
 
 use super::{Hub, State, forget_room};
 use crate::fanout::{
-    Delivery,
+    Delivery, Topic,
     member::{KillReason, SocketId},
     relay::Jobs,
     sequencer::Gap,
@@ -34,9 +34,9 @@ pub struct Work {
     pub next: Option<Instant>,
 }
 
-/// What the subscriber must do for a room whose wish changed.
+/// What the subscriber must do for a topic whose wish changed.
 pub struct SubscriptionChange {
-    pub room: Arc<str>,
+    pub topic: Topic,
     pub wanted: bool,
 }
 
@@ -119,15 +119,18 @@ impl Hub {
         }
     }
 
-    /// Rooms whose subscription may have to change since the last call.
+    /// Topics whose subscription may have to change since the last call.
     pub fn subscription_changes(&self) -> Vec<SubscriptionChange> {
         let mut state = self.state();
-        let dirty: Vec<Arc<str>> = state.sub_dirty.drain().collect();
+        let dirty: Vec<Topic> = state.sub_dirty.drain().collect();
         dirty
             .into_iter()
-            .map(|room| SubscriptionChange {
-                wanted: state.rooms.contains_key(&room),
-                room,
+            .map(|topic| SubscriptionChange {
+                wanted: match &topic {
+                    Topic::Room(room) => state.rooms.contains_key(room),
+                    Topic::User(user) => state.by_user.contains_key(user),
+                },
+                topic,
             })
             .collect()
     }
@@ -137,9 +140,16 @@ impl Hub {
         self.subscriptions.notified().await;
     }
 
-    /// Every room with local members: what a new subscriber connection follows.
-    pub fn rooms(&self) -> Vec<Arc<str>> {
-        self.state().rooms.keys().cloned().collect()
+    /// Every room with local members and every user with local sockets: what a
+    /// new subscriber connection follows.
+    pub fn topics(&self) -> Vec<Topic> {
+        let state = self.state();
+        state
+            .rooms
+            .keys()
+            .map(|room| Topic::Room(Arc::clone(room)))
+            .chain(state.by_user.keys().map(|user| Topic::User(*user)))
+            .collect()
     }
 
     /// The subscriber now follows these rooms: those not live yet need their

@@ -1,0 +1,2 @@
+DROP INDEX messages_by_sender;
+DROP TABLE memberships;
