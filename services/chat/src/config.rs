@@ -90,6 +90,10 @@ pub struct Tuning {
     /// `PRESENCE_TTL`: after this long a silent replica's sockets no longer
     /// count as present.
     pub presence_ttl: Duration,
+    /// `CHAT_PRESENCE_EVENTS_MAX`: rooms with more users present get no
+    /// `presence` events (each would reach every socket: n² frames as a crowd
+    /// joins); GET /v1/rooms/{room}/presence still answers.
+    pub presence_events_max: usize,
     /// `CHAT_READ_FLUSH_MS`: read markers are coalesced per user and room this
     /// long before they are written and announced.
     pub read_flush: Duration,
@@ -139,6 +143,7 @@ impl Config {
             replay_concurrency: positive_usize("CHAT_REPLAY_CONCURRENCY", 6)?,
             relay_jobs: positive_usize("CHAT_RELAY_JOBS", 1024)?,
             presence_ttl: Duration::from_secs(env::positive_or("PRESENCE_TTL", 30)?),
+            presence_events_max: positive_usize("CHAT_PRESENCE_EVENTS_MAX", 200)?,
             read_flush: Duration::from_millis(env::positive_or("CHAT_READ_FLUSH_MS", 250)?),
             drain_timeout: Duration::from_secs(env::positive_or("CHAT_DRAIN_SECS", 10)?),
             database_pool_size: positive_usize("DATABASE_POOL_SIZE", 10)?,
@@ -221,6 +226,7 @@ impl Config {
                 replay_concurrency: 6,
                 relay_jobs: 1024,
                 presence_ttl: Duration::from_secs(30),
+                presence_events_max: 200,
                 read_flush: Duration::from_millis(250),
                 drain_timeout: Duration::from_secs(10),
                 database_pool_size: 10,

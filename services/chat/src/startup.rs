@@ -15,7 +15,8 @@ use crate::{
         Channels, Hub,
         announce::Announcer,
         hub::HubSettings,
-        presence::{Presence, PresenceTask},
+        presence::Presence,
+        presence_task::PresenceTask,
         publisher::{PublishQueue, Publisher},
         sequencer::Ordering,
         subscriber::{FanoutStatus, Subscriber},
@@ -132,6 +133,7 @@ impl Application {
         );
         let presence_task = PresenceTask {
             presence: presence.clone(),
+            events_max: config.tuning.presence_events_max,
             hub: Arc::clone(&hub),
             announce: announce.clone(),
             shutdown: shutdown.clone(),

@@ -7,6 +7,7 @@ pub mod announce;
 pub mod hub;
 pub mod member;
 pub mod presence;
+pub mod presence_task;
 pub mod publisher;
 mod relay;
 pub mod sequencer;

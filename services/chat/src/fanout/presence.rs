@@ -1,89 +1,137 @@
 //! Who is in a room, counted over every replica and surviving a replica's death.
-//! Each room has one Redis hash: a field per present user holding their name and,
-//! per replica that has a socket of theirs in the room, until when that replica
-//! vouches for them. Every replica re-states its own users of every room it
-//! follows every `PRESENCE_TTL / 3` — one script call per room, pipelined, never
-//! a round trip per socket — and whenever a user's first socket joins or last
-//! leaves. The same script drops what expired (a dead replica's users stop
-//! counting within `PRESENCE_TTL`), and reports every user whose presence
-//! changed, exactly once: the one call that saw the change announces it.
-//! One key per script call, so it stays within one hash slot.
+//!
+//! One Redis hash per room (one key per script call, so it stays in one hash
+//! slot): a field per present user, `{"n": name, "r": [replicas with a socket of
+//! theirs here]}`, and a field `~replicas`, `{replica: alive until (ms)}`. A
+//! replica sends only what changed — a user's first local socket came (`+`) or
+//! last one went (`-`) — and, every `PRESENCE_TTL / 3`, a heartbeat per room it
+//! follows: O(changes) and O(rooms) work, never O(users) or a round trip per
+//! socket. A replica that stops renewing (it died) is taken out of every entry
+//! by the next call that finds it expired, so its users stop counting within
+//! `PRESENCE_TTL`; only then is a room's whole hash read. Each call returns the
+//! users that came or went, and the one call that saw a change announces it.
 
 use std::{sync::Arc, time::Duration};
 
 use deadpool_redis::redis::{self, Script};
 use uuid::Uuid;
 
-/// Arguments: replica, entry lifetime (ms), key lifetime (ms), then a user id
-/// and display name for every user this replica has in the room. Returns
-/// `[user, name, "1"|"0", …]` for each user that came online or went offline.
-const SYNC: &str = r"
+/// `ARGV`: replica, alive (ms), key lifetime (ms), then `op, user, name` per
+/// change. Returns users present, whether this replica was known here ("1";
+/// "0": the key is new or was lost), then `user, name, "1"|"0"` per change.
+const UPDATE: &str = r"
 local key = KEYS[1]
 local replica = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local expiry = now + tonumber(ARGV[2])
-local mine = {}
-for i = 4, #ARGV, 2 do mine[ARGV[i]] = ARGV[i + 1] end
-local changes = {}
-local fields = redis.call('HGETALL', key)
-for i = 1, #fields, 2 do
-  local user = fields[i]
-  local entry = cjson.decode(fields[i + 1])
-  local live = {}
-  local any = false
-  for r, until_ms in pairs(entry.r) do
-    if r ~= replica and until_ms > now then live[r] = until_ms; any = true end
-  end
-  if mine[user] then
-    live[replica] = expiry
-    any = true
-    entry.n = mine[user]
-    mine[user] = nil
-  end
-  if any then
-    entry.r = live
-    redis.call('HSET', key, user, cjson.encode(entry))
-  else
-    redis.call('HDEL', key, user)
-    table.insert(changes, user)
-    table.insert(changes, entry.n)
-    table.insert(changes, '0')
+local out = {}
+local function went(user, name) table.insert(out, user); table.insert(out, name); table.insert(out, '0') end
+local raw = redis.call('HGET', key, '~replicas')
+local replicas = raw and cjson.decode(raw) or {}
+local known = replicas[replica] ~= nil
+local dead, any_dead = {}, false
+for r, until_ms in pairs(replicas) do
+  if r ~= replica and until_ms <= now then dead[r] = true; any_dead = true end
+end
+if any_dead then
+  for r in pairs(dead) do replicas[r] = nil end
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    if fields[i] ~= '~replicas' then
+      local entry = cjson.decode(fields[i + 1])
+      local left = {}
+      for _, r in ipairs(entry.r) do if not dead[r] then table.insert(left, r) end end
+      if #left > 0 then
+        entry.r = left
+        redis.call('HSET', key, fields[i], cjson.encode(entry))
+      else
+        redis.call('HDEL', key, fields[i])
+        went(fields[i], entry.n)
+      end
+    end
   end
 end
-for user, name in pairs(mine) do
-  local r = {}
-  r[replica] = expiry
-  redis.call('HSET', key, user, cjson.encode({n = name, r = r}))
-  table.insert(changes, user)
-  table.insert(changes, name)
-  table.insert(changes, '1')
+replicas[replica] = now + tonumber(ARGV[2])
+redis.call('HSET', key, '~replicas', cjson.encode(replicas))
+for i = 4, #ARGV, 3 do
+  local op, user, name = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local raw_entry = redis.call('HGET', key, user)
+  local entry = raw_entry and cjson.decode(raw_entry)
+  if op == '+' then
+    if entry then
+      local has = false
+      for _, r in ipairs(entry.r) do if r == replica then has = true end end
+      if not has then table.insert(entry.r, replica) end
+      entry.n = name
+      redis.call('HSET', key, user, cjson.encode(entry))
+    else
+      redis.call('HSET', key, user, cjson.encode({n = name, r = {replica}}))
+      table.insert(out, user); table.insert(out, name); table.insert(out, '1')
+    end
+  elseif entry then
+    local left = {}
+    for _, r in ipairs(entry.r) do if r ~= replica then table.insert(left, r) end end
+    if #left > 0 then
+      entry.r = left
+      redis.call('HSET', key, user, cjson.encode(entry))
+    else
+      redis.call('HDEL', key, user)
+      went(user, entry.n)
+    end
+  end
 end
-if redis.call('HLEN', key) > 0 then redis.call('PEXPIRE', key, tonumber(ARGV[3])) end
-return changes
+redis.call('PEXPIRE', key, tonumber(ARGV[3]))
+table.insert(out, 1, known and '1' or '0')
+table.insert(out, 1, tostring(redis.call('HLEN', key) - 1))
+return out
 ";
 
-/// The users some replica still vouches for: `[user, name, …]`.
+/// The users some live replica has in the room: `[user, name, …]`.
 const READ: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {}
 local fields = redis.call('HGETALL', KEYS[1])
+local live = {}
 for i = 1, #fields, 2 do
-  local entry = cjson.decode(fields[i + 1])
-  for _, until_ms in pairs(entry.r) do
-    if until_ms > now then
-      table.insert(out, fields[i])
-      table.insert(out, entry.n)
-      break
+  if fields[i] == '~replicas' then
+    for r, until_ms in pairs(cjson.decode(fields[i + 1])) do live[r] = until_ms > now end
+  end
+end
+local out = {}
+for i = 1, #fields, 2 do
+  if fields[i] ~= '~replicas' then
+    local entry = cjson.decode(fields[i + 1])
+    for _, r in ipairs(entry.r) do
+      if live[r] then
+        table.insert(out, fields[i])
+        table.insert(out, entry.n)
+        break
+      end
     end
   end
 end
 return out
 ";
 
-/// A room and this replica's users in it (id, display name).
-pub type RoomUsers = (Arc<str>, Vec<(Uuid, Arc<str>)>);
+/// What this replica changed in one room: users whose first local socket
+/// came (with their display name) and users whose last one went.
+#[derive(Debug, Clone, Default)]
+pub struct RoomUpdate {
+    pub room: Arc<str>,
+    pub came: Vec<(Uuid, Arc<str>)>,
+    pub went: Vec<Uuid>,
+}
+
+/// What one update of a room found.
+#[derive(Debug, Clone, Default)]
+pub struct Updated {
+    /// Users present in the room, over every replica.
+    pub present: usize,
+    /// False when the room's state held nothing of this replica (new, or lost
+    /// with a Redis restart): the replica should state all its users again.
+    pub known: bool,
+    pub changes: Vec<Change>,
+}
 
 /// A user who came online (`true`) or went offline in a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,9 +145,9 @@ pub struct Change {
 pub struct Presence {
     pool: deadpool_redis::Pool,
     key_prefix: String,
-    replica: Uuid,
+    replica: String,
     ttl: Duration,
-    sync: Arc<Script>,
+    update: Arc<Script>,
     read: Arc<Script>,
 }
 
@@ -108,15 +156,15 @@ impl Presence {
         Self {
             pool,
             key_prefix: format!("{key_prefix}chat:presence:"),
-            replica,
+            replica: replica.simple().to_string(),
             ttl,
-            sync: Arc::new(Script::new(SYNC)),
+            update: Arc::new(Script::new(UPDATE)),
             read: Arc::new(Script::new(READ)),
         }
     }
 
-    /// How often a replica re-states its users: a third of the TTL, so an entry
-    /// (which lives two thirds) is renewed well before it lapses.
+    /// How often a replica renews its rooms: a third of the TTL, so one that
+    /// stops counts as gone after two thirds and is announced within the TTL.
     pub fn period(&self) -> Duration {
         self.ttl / 3
     }
@@ -125,36 +173,38 @@ impl Presence {
         format!("{}{room}", self.key_prefix)
     }
 
-    /// States this replica's users of each room (none: it has left) and returns
-    /// the changes, room by room, in one pipeline.
-    pub async fn sync(
-        &self,
-        rooms: &[RoomUsers],
-    ) -> anyhow::Result<Vec<Vec<Change>>> {
+    /// Applies each room's changes (none: a heartbeat), in one pipeline.
+    pub async fn update(&self, rooms: &[RoomUpdate]) -> anyhow::Result<Vec<Updated>> {
         if rooms.is_empty() {
             return Ok(Vec::new());
         }
-        let entry_ms = self.ttl.saturating_sub(self.period()).as_millis();
-        let key_ms = (self.ttl * 2).as_millis();
+        let alive_ms = self
+            .ttl
+            .saturating_sub(self.period())
+            .as_millis()
+            .to_string();
+        let key_ms = (self.ttl * 2).as_millis().to_string();
         let mut conn = self.pool.get().await?;
         // SCRIPT LOAD first (cheap, once per pipeline): a restarted Redis has
-        // forgotten it, and EVALSHA in a pipeline does not load it by itself.
+        // forgotten the script, and EVALSHA in a pipeline does not load it.
         let mut pipe = redis::pipe();
-        pipe.load_script(&self.sync).ignore();
-        let replica = self.replica.simple().to_string();
-        for (room, users) in rooms {
-            let mut call = self.sync.prepare_invoke();
-            call.key(self.key(room))
-                .arg(&replica)
-                .arg(entry_ms.to_string())
-                .arg(key_ms.to_string());
-            for (user, name) in users {
-                call.arg(user.to_string()).arg(&**name);
+        pipe.load_script(&self.update).ignore();
+        for update in rooms {
+            let mut call = self.update.prepare_invoke();
+            call.key(self.key(&update.room))
+                .arg(&self.replica)
+                .arg(&alive_ms)
+                .arg(&key_ms);
+            for (user, name) in &update.came {
+                call.arg("+").arg(user.to_string()).arg(&**name);
+            }
+            for user in &update.went {
+                call.arg("-").arg(user.to_string()).arg("");
             }
             pipe.invoke_script(&call);
         }
         let replies: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
-        Ok(replies.into_iter().map(|r| changes(&r)).collect())
+        Ok(replies.into_iter().map(|r| updated(&r)).collect())
     }
 
     /// The users present in a room, on any replica.
@@ -172,73 +222,22 @@ impl Presence {
     }
 }
 
-fn changes(flat: &[String]) -> Vec<Change> {
-    flat.chunks_exact(3)
-        .filter_map(|c| {
-            Some(Change {
-                user: Uuid::parse_str(&c[0]).ok()?,
-                name: c[1].clone(),
-                online: c[2] == "1",
+fn updated(flat: &[String]) -> Updated {
+    let [present, known, rest @ ..] = flat else {
+        return Updated::default();
+    };
+    Updated {
+        present: present.parse().unwrap_or(0),
+        known: known == "1",
+        changes: rest
+            .chunks_exact(3)
+            .filter_map(|c| {
+                Some(Change {
+                    user: Uuid::parse_str(&c[0]).ok()?,
+                    name: c[1].clone(),
+                    online: c[2] == "1",
+                })
             })
-        })
-        .collect()
-}
-
-/// Keeps this replica's part of every room's presence in Redis and announces
-/// the changes it is the one to see.
-pub struct PresenceTask {
-    pub presence: Presence,
-    pub hub: Arc<super::Hub>,
-    pub announce: super::announce::Announcer,
-    pub shutdown: tokio_util::sync::CancellationToken,
-}
-
-impl PresenceTask {
-    pub async fn run(self) {
-        let mut tick = tokio::time::interval(self.presence.period());
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let every_room = tokio::select! {
-                () = self.shutdown.cancelled() => break,
-                () = self.hub.presence_changed() => false,
-                _ = tick.tick() => true,
-            };
-            let mut rooms = self.hub.take_presence_changes();
-            if every_room {
-                rooms.extend(self.hub.followed_rooms());
-                rooms.sort_unstable();
-                rooms.dedup();
-            }
-            let users = self.hub.local_presence(&rooms);
-            self.sync(rooms.into_iter().zip(users).collect()).await;
-        }
-        // Leaving: this replica's users go offline now rather than at expiry.
-        let mut rooms = self.hub.followed_rooms();
-        rooms.extend(self.hub.take_presence_changes());
-        rooms.sort_unstable();
-        rooms.dedup();
-        self.sync(rooms.into_iter().map(|r| (r, Vec::new())).collect())
-            .await;
-    }
-
-    async fn sync(&self, rooms: Vec<RoomUsers>) {
-        match self.presence.sync(&rooms).await {
-            Ok(changes) => {
-                for ((room, _), changes) in rooms.iter().zip(changes) {
-                    for change in changes {
-                        let frame = crate::domain::ServerFrame::Presence {
-                            room,
-                            user_id: change.user,
-                            user: &change.name,
-                            online: change.online,
-                        };
-                        self.announce.to_room(room, &frame, None);
-                    }
-                }
-            }
-            // The next turn states every followed room again; what expires
-            // meanwhile is announced by whichever replica sees it go.
-            Err(e) => tracing::warn!(error = %e, "presence sync failed"),
-        }
+            .collect(),
     }
 }

@@ -35,6 +35,29 @@ async fn present(app: &Cluster, replica: usize, room: &str) -> Vec<String> {
     names
 }
 
+/// Waits until `n` replicas vouch for `user` in `room` (read from Redis).
+async fn wait_replicas(app: &Cluster, room: &str, user: &User, n: usize) {
+    use deadpool_redis::redis::AsyncCommands;
+    let key = format!("{}chat:presence:{room}", app.prefix);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut conn = app.redis.get().await.unwrap();
+        let entry: Option<String> = conn.hget(&key, user.id.to_string()).await.unwrap();
+        let count = entry
+            .and_then(|e| serde_json::from_str::<Value>(&e).ok())
+            .and_then(|e| e["r"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        if count == n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} replicas, not {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn presence(room: &str, user: &User, online: bool) -> Value {
     json!({"type": "presence", "room": room, "user_id": user.id, "user": user.name, "online": online})
 }
@@ -54,6 +77,8 @@ async fn a_user_is_online_from_the_first_socket_on_any_replica_to_the_last() {
     // A second socket on the other replica: no news, and closing the first
     // leaves ann online through the second.
     let a1 = app.connect(1, "/ws/chat/room/", &ann).await;
+    // Once replica 1 has stated ann too, she is online through both.
+    wait_replicas(&app, "room", &ann, 2).await;
     drop(a0);
     assert!(
         b.next_event_within("presence", Duration::from_millis(800), |p| p["user"]
@@ -155,5 +180,68 @@ async fn a_killed_replicas_users_go_offline_within_the_presence_ttl() {
         killed.elapsed()
     );
     assert_eq!(present(&app, 0, "room").await, vec!["bob"]);
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_room_past_the_event_limit_is_quiet_but_its_presence_still_answers() {
+    let app = spawn_cluster(2, |c| {
+        short_ttl(c);
+        c.tuning.presence_events_max = 2;
+    })
+    .await;
+    let (ann, bob, cy) = (User::new("ann"), User::new("bob"), User::new("cy"));
+    let mut a = app.connect(0, "/ws/chat/crowd/", &ann).await;
+    let _b = app.connect(1, "/ws/chat/crowd/", &bob).await;
+    assert_eq!(
+        a.next_event("presence", |p| p["user"] == "bob").await,
+        presence("crowd", &bob, true)
+    );
+    let _c = app.connect(1, "/ws/chat/crowd/", &cy).await;
+    assert!(
+        a.next_event_within("presence", Duration::from_millis(800), |_| true)
+            .await
+            .is_none(),
+        "three present: past the limit of two"
+    );
+    assert_eq!(present(&app, 0, "crowd").await, vec!["ann", "bob", "cy"]);
+    app.teardown().await;
+}
+
+/// Redis restarted empty: each replica states its users again.
+#[tokio::test(flavor = "multi_thread")]
+async fn presence_comes_back_after_redis_restarts_empty() {
+    let mut redis = testkit::redis_server::RedisServer::start();
+    let url = redis.url();
+    let app = spawn_cluster(2, |c| {
+        short_ttl(c);
+        c.redis_url = url.clone();
+    })
+    .await;
+    let _a = app.connect(0, "/ws/chat/room/", &User::new("ann")).await;
+    let _b = app.connect(1, "/ws/chat/room/", &User::new("bob")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while present(&app, 0, "room").await != vec!["ann", "bob"] {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    redis.restart();
+    let deadline = tokio::time::Instant::now() + TTL * 2;
+    loop {
+        let now = app
+            .history(0, "/v1/rooms/room/presence", &User::new("asker"))
+            .await;
+        if now.status() == 200 {
+            let body: Value = now.json().await.unwrap();
+            if body["users"].as_array().is_some_and(|u| u.len() == 2) {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "presence never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.teardown().await;
 }

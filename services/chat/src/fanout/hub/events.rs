@@ -88,6 +88,11 @@ impl Hub {
         self.state().presence_dirty.drain().collect()
     }
 
+    /// Looks at a room's presence again on the next turn (a failed update).
+    pub fn presence_retry(&self, room: &Arc<str>) {
+        self.state().presence_dirty.insert(Arc::clone(room));
+    }
+
     pub async fn presence_changed(&self) {
         self.presence.notified().await;
     }
