@@ -1,5 +1,8 @@
 use anyhow::Context;
-use platform::env::{self, LogFormat};
+use platform::{
+    env::{self, LogFormat},
+    settings::DatabaseSettings,
+};
 use verification::{config::Config, startup::Application};
 
 #[tokio::main]
@@ -13,11 +16,8 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped(platform::shutdown::signal()).await
         }
         Some("migrate") => {
-            let url = env::or(
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/chatverify",
-            );
-            let applied = platform::database::migrate(&url)
+            let database = DatabaseSettings::from_env()?;
+            let applied = platform::database::migrate(&database.url)
                 .await
                 .context("DATABASE_URL")?;
             tracing::info!(?applied, "migrations applied");

@@ -5,7 +5,30 @@ use rand::{RngExt, rand_core::UnwrapErr, rngs::SysRng};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::{config::CodeHashKey, email::Email};
+use super::email::Email;
+
+/// The code hash key: at least 32 secret bytes. Never printed.
+#[derive(Clone)]
+pub struct CodeHashKey(std::sync::Arc<[u8]>);
+
+impl CodeHashKey {
+    pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
+        if bytes.len() < 32 {
+            return Err(format!("must be at least 32 bytes, found {}", bytes.len()));
+        }
+        Ok(Self(bytes.into()))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CodeHashKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeHashKey(<redacted>)")
+    }
+}
 
 /// A code as mailed. Its `Debug` never shows the digits.
 pub struct Code(String);

@@ -1,23 +1,37 @@
 //! Token pairs: a short-lived access JWT and an opaque, rotating refresh token per
-//! login session (`sid`).
+//! login session (`sid`), with an idle lifetime pushed forward by each refresh
+//! and an absolute one that ends even an active login.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use rand::{RngExt, rand_core::UnwrapErr, rngs::SysRng};
+use std::sync::Arc;
+
+use auth::{Claims, Revocation, RevocationReason, Signer, TokenUser, verify::LEEWAY_SECS};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use auth::{Claims, RevocationReason, TokenUser, verify::LEEWAY_SECS};
-
+use super::{
+    codes::secret_eq,
+    refresh_token::{RefreshToken, TagKey},
+    users::Users,
+};
 use crate::{
-    codes::hex,
     error::ApiError,
-    startup::AppState,
     store::{
-        sessions::{self, Rotation},
-        users::{self, User},
+        Keys,
+        sessions::{self, Ending, Lifetimes, Presented, Rotation},
+        users::User,
     },
 };
+
+#[derive(Debug, Clone)]
+pub struct TokenRules {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: u64,
+    /// Idle lifetime: a refresh token unused this long dies.
+    pub refresh_ttl_secs: u64,
+    /// Absolute lifetime of a login, however often it is refreshed.
+    pub login_max_lifetime_secs: u64,
+}
 
 #[derive(Debug, Serialize)]
 pub struct TokenPair {
@@ -28,163 +42,168 @@ pub struct TokenPair {
     pub user: User,
 }
 
-/// `<sid>.<secret>`: the sid finds the session, the secret proves possession.
-struct RefreshToken {
-    sid: Uuid,
-    secret: String,
+/// Everything starting, refreshing and ending logins needs.
+#[derive(Clone)]
+pub struct Sessions {
+    pub redis: platform::redis::Shared,
+    pub keys: Keys,
+    pub signer: Arc<Signer>,
+    pub tag_key: TagKey,
+    pub rules: TokenRules,
+    pub users: Users,
 }
 
-impl RefreshToken {
-    fn generate(sid: Uuid) -> Self {
-        let bytes: [u8; 32] = UnwrapErr(SysRng).random();
-        Self {
+impl Sessions {
+    /// A new login for a user who just proved their address.
+    pub async fn start(&self, user: User) -> Result<TokenPair, ApiError> {
+        let sid = Uuid::new_v4();
+        let refresh = RefreshToken::issue(&self.tag_key, sid, 1);
+        let mut redis = self.redis.clone();
+        sessions::create(
+            &mut redis,
+            &self.keys,
             sid,
-            secret: URL_SAFE_NO_PAD.encode(bytes),
-        }
-    }
-
-    fn parse(raw: &str) -> Option<Self> {
-        let (sid, secret) = raw.trim().split_once('.')?;
-        let sid = Uuid::parse_str(sid).ok()?;
-        let decoded = URL_SAFE_NO_PAD.decode(secret).ok()?;
-        (decoded.len() == 32).then(|| Self {
-            sid,
-            secret: secret.to_owned(),
-        })
-    }
-
-    fn hash(&self) -> String {
-        hex(&Sha256::digest(self.secret.as_bytes()))
-    }
-
-    fn encode(&self) -> String {
-        format!("{}.{}", self.sid.simple(), self.secret)
-    }
-}
-
-/// A new login session for a user who just proved their address.
-pub async fn start_session(state: &AppState, user: User) -> Result<TokenPair, ApiError> {
-    let sid = Uuid::new_v4();
-    let refresh = RefreshToken::generate(sid);
-    let mut conn = state.redis.get().await?;
-    sessions::create(
-        &mut conn,
-        &state.keys,
-        sid,
-        user.id,
-        &refresh.hash(),
-        state.config.tokens.refresh_ttl_secs,
-    )
-    .await?;
-    pair(state, user, &refresh)
-}
-
-pub async fn refresh(state: &AppState, raw: &str) -> Result<TokenPair, ApiError> {
-    let presented = RefreshToken::parse(raw).ok_or(ApiError::InvalidToken)?;
-    let next = RefreshToken::generate(presented.sid);
-    let mut conn = state.redis.get().await?;
-    let rotation = sessions::rotate(
-        &mut conn,
-        &state.keys,
-        presented.sid,
-        &presented.hash(),
-        &next.hash(),
-        state.config.tokens.refresh_ttl_secs,
-    )
-    .await?;
-    match rotation {
-        Rotation::Rotated { user_id } => {
-            let mut db = state.db.get().await?;
-            let user = users::find(&mut db, user_id)
-                .await?
-                .ok_or(ApiError::InvalidToken)?;
-            pair(state, user, &next)
-        }
-        Rotation::Reused => {
-            tracing::warn!(sid = %presented.sid, "refresh token reused; revoking the login");
-            state
-                .auth
-                .keys()
-                .revoke(
-                    &mut conn,
-                    presented.sid,
-                    None,
-                    sid_mark_ttl(state),
-                    RevocationReason::RefreshReuse,
-                )
-                .await?;
-            Err(ApiError::InvalidToken)
-        }
-        Rotation::Invalid => Err(ApiError::InvalidToken),
-    }
-}
-
-/// Ends the access token's login (and the refresh token's, if it names another one
-/// of the same user's live sessions).
-pub async fn logout(
-    state: &AppState,
-    claims: &Claims,
-    refresh_token: Option<&str>,
-) -> Result<(), ApiError> {
-    let mut conn = state.redis.get().await?;
-    let now = chrono::Utc::now().timestamp();
-    let access = Some((claims.jti, claims.remaining_secs(now) + LEEWAY_SECS));
-    let keys = state.auth.keys();
-    keys.revoke(
-        &mut conn,
-        claims.sid,
-        access,
-        sid_mark_ttl(state),
-        RevocationReason::Logout,
-    )
-    .await?;
-    sessions::delete(&mut conn, &state.keys, claims.sid).await?;
-    if let Some(other) = refresh_token.and_then(RefreshToken::parse)
-        && other.sid != claims.sid
-        && sessions::current_hash(&mut conn, &state.keys, other.sid)
-            .await?
-            .is_some_and(|h| crate::codes::secret_eq(&h, &other.hash()))
-    {
-        keys.revoke(
-            &mut conn,
-            other.sid,
-            None,
-            sid_mark_ttl(state),
-            RevocationReason::Logout,
+            user.id,
+            &refresh.digest(),
+            &self.lifetimes(),
         )
         .await?;
-        sessions::delete(&mut conn, &state.keys, other.sid).await?;
+        self.pair(user, &refresh)
     }
-    Ok(())
-}
 
-/// A revoked login's marker must outlive every access token issued to it.
-fn sid_mark_ttl(state: &AppState) -> u64 {
-    state.config.tokens.access_ttl_secs + LEEWAY_SECS
-}
-
-fn pair(state: &AppState, user: User, refresh: &RefreshToken) -> Result<TokenPair, ApiError> {
-    let cfg = &state.config.tokens;
-    let token_user = TokenUser {
-        id: user.id,
-        email: user.email.clone(),
-        display_name: user.display_name.clone(),
-    };
-    let (access_token, _) = state
-        .signer
-        .issue_access(
-            &token_user,
-            refresh.sid,
-            &cfg.issuer,
-            &cfg.audience,
-            cfg.access_ttl_secs,
+    /// Rotates a refresh token. Everything that can fail without changing state
+    /// (reading the session's user, loading the user from PostgreSQL) happens
+    /// first, so a failure leaves the presented token valid for a retry.
+    pub async fn refresh(&self, raw: &str) -> Result<TokenPair, ApiError> {
+        let presented = RefreshToken::parse(&self.tag_key, raw).ok_or(ApiError::InvalidToken)?;
+        let mut redis = self.redis.clone();
+        let user_id = sessions::user_of(&mut redis, &self.keys, presented.sid)
+            .await?
+            .ok_or(ApiError::InvalidToken)?;
+        let user = self.users.get(user_id).await?;
+        let next = RefreshToken::issue(&self.tag_key, presented.sid, presented.generation + 1);
+        let message = announcement(presented.sid, RevocationReason::RefreshReuse)?;
+        let rotation = sessions::rotate(
+            &mut redis,
+            &self.keys,
+            &Presented {
+                sid: presented.sid,
+                generation: presented.generation,
+                digest: &presented.digest(),
+                next_digest: &next.digest(),
+            },
+            &self.lifetimes(),
+            &Ending {
+                mark_ttl_secs: self.mark_ttl(0),
+                reason: "refresh_reuse",
+                message: &message,
+            },
         )
-        .map_err(|e| anyhow::anyhow!("signing an access token: {e}"))?;
-    Ok(TokenPair {
-        access_token,
-        token_type: "Bearer",
-        expires_in: cfg.access_ttl_secs,
-        refresh_token: refresh.encode(),
-        user,
-    })
+        .await?;
+        match rotation {
+            Rotation::Rotated { .. } => self.pair(user, &next),
+            Rotation::Reused => {
+                tracing::warn!(sid = %presented.sid, "refresh token reused; the login was ended");
+                Err(ApiError::InvalidToken)
+            }
+            Rotation::Invalid => Err(ApiError::InvalidToken),
+        }
+    }
+
+    /// Ends the access token's login, and the refresh token's if it is a live
+    /// token of another login. Each login ends in one atomic step (session gone,
+    /// marked revoked, announced), so a failure part-way leaves it whole and a
+    /// retry finishes the job.
+    pub async fn logout(
+        &self,
+        claims: &Claims,
+        refresh_token: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let mut redis = self.redis.clone();
+        let now = chrono::Utc::now().timestamp();
+        self.end(
+            &mut redis,
+            claims.sid,
+            self.mark_ttl(claims.remaining_secs(now)),
+        )
+        .await?;
+        let Some(other) = refresh_token.and_then(|t| RefreshToken::parse(&self.tag_key, t)) else {
+            return Ok(());
+        };
+        if other.sid == claims.sid {
+            return Ok(());
+        }
+        let live = sessions::current(&mut redis, &self.keys, other.sid)
+            .await?
+            .is_some_and(|(generation, digest)| {
+                generation == other.generation && secret_eq(&digest, &other.digest())
+            });
+        if live {
+            self.end(&mut redis, other.sid, self.mark_ttl(0)).await?;
+        }
+        Ok(())
+    }
+
+    async fn end(
+        &self,
+        redis: &mut platform::redis::Shared,
+        sid: Uuid,
+        mark_ttl_secs: u64,
+    ) -> Result<(), ApiError> {
+        let message = announcement(sid, RevocationReason::Logout)?;
+        let ending = Ending {
+            mark_ttl_secs,
+            reason: "logout",
+            message: &message,
+        };
+        sessions::end(redis, &self.keys, sid, &ending).await?;
+        Ok(())
+    }
+
+    /// A revoked login's mark must outlive every access token issued to it: the
+    /// configured lifetime, or the presented token's own if that is longer (the
+    /// setting may have been lowered since it was issued).
+    fn mark_ttl(&self, presented_remaining_secs: u64) -> u64 {
+        self.rules.access_ttl_secs.max(presented_remaining_secs) + LEEWAY_SECS
+    }
+
+    fn lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            idle_secs: self.rules.refresh_ttl_secs,
+            absolute_secs: self.rules.login_max_lifetime_secs,
+            now_unix: chrono::Utc::now().timestamp(),
+        }
+    }
+
+    fn pair(&self, user: User, refresh: &RefreshToken) -> Result<TokenPair, ApiError> {
+        let rules = &self.rules;
+        let token_user = TokenUser {
+            id: user.id,
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+        };
+        let (access_token, _) = self
+            .signer
+            .issue_access(
+                &token_user,
+                refresh.sid,
+                &rules.issuer,
+                &rules.audience,
+                rules.access_ttl_secs,
+            )
+            .map_err(|e| anyhow::anyhow!("signing an access token: {e}"))?;
+        Ok(TokenPair {
+            access_token,
+            token_type: "Bearer",
+            expires_in: rules.access_ttl_secs,
+            refresh_token: refresh.encode(),
+            user,
+        })
+    }
+}
+
+/// The message chat replicas receive on the revocation channel.
+fn announcement(sid: Uuid, reason: RevocationReason) -> Result<String, ApiError> {
+    serde_json::to_string(&Revocation { sid, reason })
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("serializing a revocation: {e}")))
 }

@@ -1,20 +1,36 @@
 //! The rules of a code: who may be sent one and when, and what a guess does.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
+use lettre::message::Mailbox;
 use serde::Serialize;
 
-use crate::{
-    codes::{self, Code},
+use super::{
+    codes::{self, Code, CodeHashKey},
     email::Email,
+    retry_secs,
+};
+use crate::{
     error::ApiError,
-    mail::message,
-    startup::AppState,
+    mail::{MailQueue, message},
+    metrics::Metrics,
     store::{
-        codes::{self as code_store, SendLimits, SendOutcome, WrongGuess},
-        users::{self, User},
+        Keys,
+        client_limits::{self, Reservation},
+        codes::{self as code_store, Guess, SendLimits, SendOutcome},
     },
 };
+
+#[derive(Debug, Clone)]
+pub struct CodeRules {
+    pub ttl_secs: u64,
+    pub resend_cooldown_secs: u64,
+    pub max_attempts: u32,
+    pub send_limit_per_address: u32,
+    pub send_limit_per_ip: u32,
+    /// Failed confirms per hour from one client (IPv4 address or IPv6 /64).
+    pub confirm_limit_per_ip: u32,
+}
 
 #[derive(Debug, Serialize)]
 pub struct SendAccepted {
@@ -22,130 +38,165 @@ pub struct SendAccepted {
     pub resend_after: u64,
 }
 
-pub async fn send_code(
-    state: &AppState,
-    raw_email: &str,
-    client_ip: Option<IpAddr>,
-) -> Result<SendAccepted, ApiError> {
-    let email = Email::parse(raw_email).map_err(|_| ApiError::InvalidEmail)?;
-    let rules = &state.config.codes;
-    // Reserve the queue place first: a full queue must not spend a rate limit or
-    // replace the code the user may already have.
-    let slot = state.mail.reserve().map_err(|_| ApiError::Unavailable)?;
-    let code = Code::generate();
-    let hash = codes::hash(&state.code_key, &email, code.digits());
-    let ip = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let limits = SendLimits {
-        code_ttl_secs: rules.ttl_secs,
-        cooldown_secs: rules.resend_cooldown_secs,
-        per_address: rules.send_limit_per_address,
-        per_ip: rules.send_limit_per_ip,
-    };
-    let mut conn = state.redis.get().await?;
-    let outcome =
-        code_store::store_new_code(&mut conn, &state.keys, email.as_str(), &ip, &hash, &limits)
-            .await?;
-    let limited = |reason, ms: i64| ApiError::RateLimited {
-        reason,
-        retry_after: retry_secs(ms),
-    };
-    match outcome {
-        SendOutcome::Stored => {
-            // Built only now: refused requests (the bulk of an abusive flood) never
-            // pay for composing a MIME message. The address already parsed, so this
-            // cannot fail on the input.
-            let mail =
-                message::verification(&state.config.mail.from, &email, &code, rules.ttl_secs)
-                    .map_err(|e| anyhow::anyhow!("building the verification mail: {e}"))?;
-            slot.send(mail);
-            state.metrics.codes_sent.inc();
-            tracing::info!(email_domain = domain(&email), "verification code queued");
-            Ok(SendAccepted {
-                expires_in: rules.ttl_secs,
-                resend_after: rules.resend_cooldown_secs,
-            })
-        }
-        SendOutcome::Cooldown { retry_after_ms } => Err(limited(
-            "a code was sent to this address moments ago",
-            retry_after_ms,
-        )),
-        SendOutcome::AddressCap { retry_after_ms } => Err(limited(
-            "too many codes sent to this address this hour",
-            retry_after_ms,
-        )),
-        SendOutcome::IpCap { retry_after_ms } => Err(limited(
-            "too many codes requested from this network this hour",
-            retry_after_ms,
-        )),
-    }
+/// Everything sending and confirming codes needs.
+#[derive(Clone)]
+pub struct Codes {
+    pub redis: platform::redis::Shared,
+    pub keys: Keys,
+    pub code_key: CodeHashKey,
+    pub rules: CodeRules,
+    pub mail: MailQueue,
+    pub mail_from: Mailbox,
+    pub metrics: Arc<Metrics>,
 }
 
-/// Checks a guess; on success the code is consumed and the user exists.
-pub async fn confirm_code(
-    state: &AppState,
-    raw_email: &str,
-    candidate: &str,
-) -> Result<User, ApiError> {
-    let email = Email::parse(raw_email).map_err(|_| ApiError::InvalidEmail)?;
-    let outcome = check(state, &email, candidate).await;
-    let label = match &outcome {
-        Ok(()) => "confirmed",
-        Err(ApiError::InvalidCode) => "invalid",
-        Err(ApiError::TooManyAttempts { .. }) => "burned",
-        Err(_) => "error",
-    };
-    state.metrics.confirms.with_label_values(&[label]).inc();
-    outcome?;
-    let mut db = state.db.get().await?;
-    let user =
-        users::upsert_verified(&mut db, email.as_str(), &email.default_display_name()).await?;
-    tracing::info!(user_id = %user.id, "email verified");
-    Ok(user)
-}
-
-async fn check(state: &AppState, email: &Email, candidate: &str) -> Result<(), ApiError> {
-    let mut conn = state.redis.get().await?;
-    let Some(pending) = code_store::pending(&mut conn, &state.keys, email.as_str()).await? else {
-        return Err(ApiError::InvalidCode);
-    };
-    if pending.burned {
-        return Err(burned(&mut conn, state, email).await?);
-    }
-    // A malformed guess still costs an attempt: it is a guess.
-    let guess = codes::hash(&state.code_key, email, candidate.trim());
-    if codes::well_formed(candidate.trim()) && codes::secret_eq(&guess, &pending.hash) {
-        // Of concurrent correct guesses, exactly one consumes the code.
-        return if code_store::consume(&mut conn, &state.keys, email.as_str(), &pending.hash).await?
+impl Codes {
+    pub async fn send(
+        &self,
+        raw_email: &str,
+        client: Option<IpAddr>,
+    ) -> Result<SendAccepted, ApiError> {
+        let email = Email::parse(raw_email).map_err(|_| ApiError::InvalidEmail)?;
+        let rules = &self.rules;
+        // Reserve the queue place first: a full queue must not spend a rate limit or
+        // replace the code the user may already have.
+        let slot = self.mail.reserve().map_err(|_| ApiError::Unavailable)?;
+        let mut redis = self.redis.clone();
+        let ip_key = self.keys.sends_from_ip(&client_key(client));
+        if let Reservation::Full { retry_after_ms } =
+            client_limits::reserve(&mut redis, &ip_key, rules.send_limit_per_ip).await?
         {
-            Ok(())
-        } else {
-            Err(ApiError::InvalidCode)
+            return Err(limited(
+                "too many codes requested from this network this hour",
+                retry_after_ms,
+            ));
+        }
+        let code = Code::generate();
+        let hash = codes::hash(&self.code_key, &email, code.digits());
+        let limits = SendLimits {
+            code_ttl_secs: rules.ttl_secs,
+            cooldown_secs: rules.resend_cooldown_secs,
+            per_address: rules.send_limit_per_address,
         };
+        let stored =
+            code_store::store_new_code(&mut redis, &self.keys, email.as_str(), &hash, &limits)
+                .await;
+        let refused = match stored {
+            Ok(SendOutcome::Stored) => None,
+            Ok(SendOutcome::Cooldown { retry_after_ms }) => Some(limited(
+                "a code was sent to this address moments ago",
+                retry_after_ms,
+            )),
+            Ok(SendOutcome::AddressCap { retry_after_ms }) => Some(limited(
+                "too many codes sent to this address this hour",
+                retry_after_ms,
+            )),
+            Err(e) => Some(ApiError::from(e)),
+        };
+        if let Some(error) = refused {
+            // Nothing was sent: the client's hourly allowance is not spent.
+            release(&mut redis, &ip_key).await;
+            return Err(error);
+        }
+        // Built only now: refused requests (the bulk of an abusive flood) never
+        // pay for composing a MIME message. The address already parsed, so this
+        // cannot fail on the input.
+        let mail = message::verification(
+            &self.mail_from,
+            email.as_str(),
+            code.digits(),
+            rules.ttl_secs,
+        )
+        .map_err(|e| anyhow::anyhow!("building the verification mail: {e}"))?;
+        slot.send(mail, std::time::Duration::from_secs(rules.ttl_secs));
+        self.metrics.codes_sent.inc();
+        tracing::info!(email_domain = domain(&email), "verification code queued");
+        Ok(SendAccepted {
+            expires_in: rules.ttl_secs,
+            resend_after: rules.resend_cooldown_secs,
+        })
     }
-    let max = state.config.codes.max_attempts;
-    match code_store::count_wrong_guess(&mut conn, &state.keys, email.as_str(), &pending.hash, max)
-        .await?
-    {
-        WrongGuess::Burned => Err(burned(&mut conn, state, email).await?),
-        WrongGuess::Counted | WrongGuess::Gone => Err(ApiError::InvalidCode),
+
+    /// Checks a guess; on success the code is consumed and the address proven.
+    ///
+    /// A client that has failed `confirm_limit_per_ip` times this hour is refused
+    /// before its guess is looked at, so the refusal costs the code nothing.
+    pub async fn confirm(
+        &self,
+        raw_email: &str,
+        candidate: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Email, ApiError> {
+        let email = Email::parse(raw_email).map_err(|_| ApiError::InvalidEmail)?;
+        let mut redis = self.redis.clone();
+        let ip_key = self.keys.failed_confirms_from_ip(&client_key(client));
+        // The place is taken before the guess is checked and given back on
+        // success, so concurrent guesses cannot all slip under the limit.
+        if let Reservation::Full { retry_after_ms } =
+            client_limits::reserve(&mut redis, &ip_key, self.rules.confirm_limit_per_ip).await?
+        {
+            self.metrics
+                .confirms
+                .with_label_values(&["client_limited"])
+                .inc();
+            return Err(limited(
+                "too many wrong codes from this network this hour",
+                retry_after_ms,
+            ));
+        }
+        let candidate = candidate.trim();
+        // A malformed guess still costs an attempt: it is a guess.
+        let guess = if codes::well_formed(candidate) {
+            codes::hash(&self.code_key, &email, candidate)
+        } else {
+            "-".to_owned()
+        };
+        let checked = code_store::check_guess(
+            &mut redis,
+            &self.keys,
+            email.as_str(),
+            &guess,
+            self.rules.max_attempts,
+        )
+        .await;
+        let (label, outcome) = match checked {
+            Ok(Guess::Consumed) => ("confirmed", Ok(email)),
+            Ok(Guess::NoCode | Guess::Wrong) => ("invalid", Err(ApiError::InvalidCode)),
+            Ok(Guess::Burned { resend_after_ms }) => (
+                "burned",
+                Err(ApiError::TooManyAttempts {
+                    retry_after: retry_secs(resend_after_ms),
+                }),
+            ),
+            Err(e) => ("error", Err(ApiError::from(e))),
+        };
+        self.metrics.confirms.with_label_values(&[label]).inc();
+        if !matches!(label, "invalid" | "burned") {
+            // Only failed guesses count against the client.
+            release(&mut redis, &ip_key).await;
+        }
+        outcome
     }
 }
 
-/// The burned-code answer, with how long until a new code may be sent.
-async fn burned(
-    conn: &mut deadpool_redis::Connection,
-    state: &AppState,
-    email: &Email,
-) -> Result<ApiError, ApiError> {
-    let ms = code_store::cooldown_remaining_ms(conn, &state.keys, email.as_str()).await?;
-    Ok(ApiError::TooManyAttempts {
-        retry_after: retry_secs(ms),
-    })
+/// Gives a per-client place back; if Redis fails here the place stays taken
+/// until the window ends, which errs on the side of the limit.
+async fn release(redis: &mut platform::redis::Shared, key: &str) {
+    if let Err(e) = client_limits::release(redis, key).await {
+        tracing::warn!(error = %e, "could not give back a per-client place");
+    }
 }
 
-/// Whole seconds for Retry-After: rounded up, and never 0.
-fn retry_secs(ms: i64) -> u64 {
-    u64::try_from(ms).unwrap_or(0).div_ceil(1000).max(1)
+/// What per-IP limits count a client under (see `platform::client_ip::limit_key`).
+fn client_key(client: Option<IpAddr>) -> String {
+    client.map_or_else(|| "unknown".to_owned(), platform::client_ip::limit_key)
+}
+
+fn limited(reason: &'static str, retry_after_ms: i64) -> ApiError {
+    ApiError::RateLimited {
+        reason,
+        retry_after: retry_secs(retry_after_ms),
+    }
 }
 
 /// Logs name the domain only: addresses are personal data.

@@ -24,7 +24,7 @@ use lettre::{
 };
 use tokio::net::TcpStream;
 
-use super::transport::SendFailure;
+use super::failure::SendFailure;
 
 /// A pooled connection used more recently than this is trusted without a NOOP.
 const FRESH: Duration = Duration::from_secs(2);
@@ -138,10 +138,7 @@ impl DirectSmtp {
 }
 
 fn transient(reason: String) -> SendFailure {
-    SendFailure {
-        transient: true,
-        reason,
-    }
+    SendFailure::transient(reason)
 }
 
 fn timed_out(timeout: Duration) -> SendFailure {

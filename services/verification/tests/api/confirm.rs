@@ -130,7 +130,7 @@ async fn a_code_works_only_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_concurrent_confirms_of_one_code_give_exactly_one_success() {
-    let app = spawn_app_with(|c| c.database_pool_size = 8).await;
+    let app = spawn_app_with(|c| c.shared.database.pool_size = 8).await;
     let email = unique_email("race");
     app.send_code(&email).await;
     let code = app.mailed_code(&email, 1).await;

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use verification::mail::transport::TransportKind;
+use verification::mail::settings::TransportKind;
 
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, unique_email};
 

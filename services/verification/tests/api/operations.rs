@@ -54,7 +54,7 @@ async fn unknown_routes_answer_json_404() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn readyz_is_503_when_redis_is_unreachable() {
-    let app = spawn_app_with(|c| c.redis_url = "redis://127.0.0.1:1".into()).await;
+    let app = spawn_app_with(|c| c.shared.redis.url = "redis://127.0.0.1:1".into()).await;
     let resp = app
         .client
         .get(app.url("/readyz"))
@@ -74,7 +74,7 @@ async fn readyz_is_503_when_redis_is_unreachable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cors_allows_only_listed_origins() {
     let app = spawn_app_with(|c| {
-        c.allowed_origins =
+        c.shared.allowed_origins =
             platform::origins::AllowedOrigins::new(vec!["https://app.example.com".into()])
     })
     .await;
@@ -172,7 +172,7 @@ async fn migrate_applies_the_schema_and_sigterm_exits_cleanly() {
         .env("JWT_PRIVATE_KEY", &keys.private_path)
         .env("JWT_PUBLIC_KEYS", &keys.public_path)
         .env("MAIL_TRANSPORT", smtp.url())
-        .env("REDIS_KEY_PREFIX", &config.redis_key_prefix)
+        .env("REDIS_KEY_PREFIX", &config.shared.redis.key_prefix)
         .env("MIGRATE_ON_START", "false")
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .spawn()
@@ -215,5 +215,5 @@ async fn migrate_applies_the_schema_and_sigterm_exits_cleanly() {
         1,
         "queued mail was drained before exit"
     );
-    testkit::redis::clear_prefix_blocking(&config.redis_key_prefix);
+    testkit::redis::clear_prefix_blocking(&config.shared.redis.key_prefix);
 }
