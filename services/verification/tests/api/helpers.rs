@@ -116,6 +116,36 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
+    /// A POST that a trusted proxy forwarded with this `X-Forwarded-For`.
+    pub async fn post_json_via(
+        &self,
+        path: &str,
+        body: &Value,
+        forwarded_for: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("X-Forwarded-For", forwarded_for)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    pub async fn confirm_via(
+        &self,
+        email: &str,
+        code: &str,
+        forwarded_for: &str,
+    ) -> reqwest::Response {
+        self.post_json_via(
+            "/v1/verification/confirm",
+            &json!({ "email": email, "code": code }),
+            forwarded_for,
+        )
+        .await
+    }
+
     pub async fn send_code(&self, email: &str) -> reqwest::Response {
         self.post_json("/v1/verification/send", &json!({ "email": email }))
             .await
@@ -257,6 +287,28 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> V
         "{body}"
     );
     body
+}
+
+/// The Retry-After header of a response, in seconds.
+pub fn retry_after(resp: &reqwest::Response) -> u64 {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric Retry-After on {}", resp.status()))
+}
+
+/// Makes the app believe `X-Forwarded-For` from the test client (127.0.0.1).
+pub fn trust_loopback(config: &mut Config) {
+    config.shared.trusted_proxies =
+        platform::client_ip::TrustedProxies::parse(&["127.0.0.1".into()])
+            .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A six-digit string that is not `code`.
+pub fn wrong(code: &str) -> String {
+    let n: u32 = code.parse().unwrap_or(0);
+    format!("{:06}", (n + 1) % 1_000_000)
 }
 
 pub fn unique_email(label: &str) -> String {

@@ -113,7 +113,36 @@ fn binary() -> Command {
 async fn bad_settings_stop_start_up_with_the_variable_named() {
     let dir = testkit::keys::temp_dir("badenv");
     let keys = testkit::keys::generate(&dir, "k1");
+    // 31 secret bytes and the newline an editor adds: too short once trimmed.
+    let short_key = dir.join("short_code_hash_key");
+    std::fs::write(
+        &short_key,
+        [b'k'; 31].iter().chain(b"\n").copied().collect::<Vec<u8>>(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let short_key = short_key.to_string_lossy().into_owned();
     let cases = [
+        (
+            vec![("CONFIRM_LIMIT_PER_IP", "lots")],
+            "CONFIRM_LIMIT_PER_IP",
+        ),
+        (vec![("CONFIRM_LIMIT_PER_IP", "0")], "CONFIRM_LIMIT_PER_IP"),
+        (
+            vec![("REFRESH_TOKEN_TTL", "99999999999")],
+            "REFRESH_TOKEN_TTL",
+        ),
+        (vec![("CODE_TTL", "86401")], "CODE_TTL"),
+        (vec![("ACCESS_TOKEN_TTL", "999999999")], "ACCESS_TOKEN_TTL"),
+        (vec![("LOGIN_MAX_LIFETIME", "never")], "LOGIN_MAX_LIFETIME"),
+        (
+            vec![
+                ("DATABASE_URL", "postgres://db:notaport/x"),
+                ("MIGRATE_ON_START", "false"),
+            ],
+            "DATABASE_URL",
+        ),
+        (vec![("REDIS_URL", "carrier://pigeon")], "REDIS_URL"),
+        (vec![("CODE_HASH_KEY", short_key.as_str())], "CODE_HASH_KEY"),
         (vec![], "JWT_PRIVATE_KEY"),
         (vec![("MAIL_TRANSPORT", "carrier-pigeon")], "MAIL_TRANSPORT"),
         (vec![("LOG_FORMAT", "xml")], "LOG_FORMAT"),
