@@ -163,3 +163,38 @@ fn small(name: &'static str, default: u32) -> Result<u32, EnvError> {
     let v = env::positive_or(name, u64::from(default))?;
     u32::try_from(v).map_err(|_| env::invalid(name, &v.to_string(), "too large"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_file(bytes: &[u8]) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("code-hash-key-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+        path
+    }
+
+    #[test]
+    fn a_code_hash_key_file_is_its_bytes_without_trailing_whitespace() {
+        let mut with_newline = vec![0xA5u8; 32];
+        with_newline.extend_from_slice(b" \r\n");
+        let trimmed = read_code_hash_key(&key_file(&with_newline));
+        let exact = read_code_hash_key(&key_file(&[0xA5u8; 32]));
+        assert!(matches!((&trimmed, &exact), (Ok(a), Ok(b)) if a.bytes() == b.bytes()));
+    }
+
+    #[test]
+    fn a_short_code_hash_key_is_refused_clearly() {
+        let mut short = vec![b'x'; 31];
+        short.extend_from_slice(b"\n\n");
+        let err = read_code_hash_key(&key_file(&short))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("CODE_HASH_KEY")
+                && e.contains("31 bytes")
+                && e.contains("32")),
+            "{err:?}"
+        );
+    }
+}

@@ -5,7 +5,10 @@ use platform::{
 };
 use verification::{config::Config, startup::Application};
 
-#[tokio::main]
+/// One thread for what runs outside the HTTP workers (mail delivery, signals):
+/// a multi-thread runtime woke a second idle thread to steal nearly every mail
+/// task, a thread switch per mail for no parallelism gained.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     env::load_dotenv();
     platform::telemetry::init(LogFormat::from_env()?, "info");

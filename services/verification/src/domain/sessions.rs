@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use auth::{Claims, Revocation, RevocationReason, Signer, TokenUser, verify::LEEWAY_SECS};
+use deadpool_redis::redis;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -17,6 +18,7 @@ use crate::{
     error::ApiError,
     store::{
         Keys,
+        client_limits::{self, Place},
         sessions::{self, Ending, Lifetimes, Presented, Rotation},
         users::User,
     },
@@ -54,20 +56,25 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// A new login for a user who just proved their address.
-    pub async fn start(&self, user: User) -> Result<TokenPair, ApiError> {
+    /// A new login for a user who just proved their address. `proven` is the
+    /// per-client place the successful guess took: given back in the same round
+    /// trip that stores the session (it did not fail, so it must not count).
+    pub async fn start(&self, user: User, proven: Option<&Place>) -> Result<TokenPair, ApiError> {
         let sid = Uuid::new_v4();
         let refresh = RefreshToken::issue(&self.tag_key, sid, 1);
-        let mut redis = self.redis.clone();
-        sessions::create(
-            &mut redis,
+        let mut pipe = redis::pipe();
+        if let Some(place) = proven {
+            client_limits::release_into(&mut pipe, place);
+        }
+        sessions::create_into(
+            &mut pipe,
             &self.keys,
             sid,
             user.id,
             &refresh.digest(),
             &self.lifetimes(),
-        )
-        .await?;
+        );
+        pipe.query_async::<()>(&mut self.redis.clone()).await?;
         self.pair(user, &refresh)
     }
 

@@ -16,7 +16,7 @@ use crate::{
     metrics::Metrics,
     store::{
         Keys,
-        client_limits::{self, Reservation},
+        client_limits::{self, Place, Reservation},
         codes::{self as code_store, Guess, SendLimits, SendOutcome},
     },
 };
@@ -30,6 +30,14 @@ pub struct CodeRules {
     pub send_limit_per_ip: u32,
     /// Failed confirms per hour from one client (IPv4 address or IPv6 /64).
     pub confirm_limit_per_ip: u32,
+}
+
+/// A proven address, and the per-client place its guess took: the caller gives
+/// it back (a success is not a failed confirm), in its next write to Redis.
+#[derive(Debug)]
+pub struct Proven {
+    pub email: Email,
+    pub place: Place,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,9 +70,11 @@ impl Codes {
         // replace the code the user may already have.
         let slot = self.mail.reserve().map_err(|_| ApiError::Unavailable)?;
         let mut redis = self.redis.clone();
-        let ip_key = self.keys.sends_from_ip(&client_key(client));
+        let place = Place {
+            key: self.keys.sends_from_ip(&client_key(client)),
+        };
         if let Reservation::Full { retry_after_ms } =
-            client_limits::reserve(&mut redis, &ip_key, rules.send_limit_per_ip).await?
+            client_limits::reserve(&mut redis, &place.key, rules.send_limit_per_ip).await?
         {
             return Err(limited(
                 "too many codes requested from this network this hour",
@@ -95,7 +105,7 @@ impl Codes {
         };
         if let Some(error) = refused {
             // Nothing was sent: the client's hourly allowance is not spent.
-            release(&mut redis, &ip_key).await;
+            release(&mut redis, &place).await;
             return Err(error);
         }
         // Built only now: refused requests (the bulk of an abusive flood) never
@@ -126,14 +136,16 @@ impl Codes {
         raw_email: &str,
         candidate: &str,
         client: Option<IpAddr>,
-    ) -> Result<Email, ApiError> {
+    ) -> Result<Proven, ApiError> {
         let email = Email::parse(raw_email).map_err(|_| ApiError::InvalidEmail)?;
         let mut redis = self.redis.clone();
-        let ip_key = self.keys.failed_confirms_from_ip(&client_key(client));
+        let place = Place {
+            key: self.keys.failed_confirms_from_ip(&client_key(client)),
+        };
         // The place is taken before the guess is checked and given back on
         // success, so concurrent guesses cannot all slip under the limit.
         if let Reservation::Full { retry_after_ms } =
-            client_limits::reserve(&mut redis, &ip_key, self.rules.confirm_limit_per_ip).await?
+            client_limits::reserve(&mut redis, &place.key, self.rules.confirm_limit_per_ip).await?
         {
             self.metrics
                 .confirms
@@ -171,18 +183,27 @@ impl Codes {
             Err(e) => ("error", Err(ApiError::from(e))),
         };
         self.metrics.confirms.with_label_values(&[label]).inc();
-        if !matches!(label, "invalid" | "burned") {
-            // Only failed guesses count against the client.
-            release(&mut redis, &ip_key).await;
+        match outcome {
+            Ok(email) => Ok(Proven { email, place }),
+            Err(e @ (ApiError::InvalidCode | ApiError::TooManyAttempts { .. })) => Err(e),
+            Err(e) => {
+                // Not a failed guess (Redis failed): it must not count.
+                release(&mut redis, &place).await;
+                Err(e)
+            }
         }
-        outcome
+    }
+
+    /// Gives back the place of a proven guess whose login could not start.
+    pub async fn release(&self, proven: &Proven) {
+        release(&mut self.redis.clone(), &proven.place).await;
     }
 }
 
 /// Gives a per-client place back; if Redis fails here the place stays taken
 /// until the window ends, which errs on the side of the limit.
-async fn release(redis: &mut platform::redis::Shared, key: &str) {
-    if let Err(e) = client_limits::release(redis, key).await {
+async fn release(redis: &mut platform::redis::Shared, place: &Place) {
+    if let Err(e) = client_limits::release(redis, place).await {
         tracing::warn!(error = %e, "could not give back a per-client place");
     }
 }

@@ -34,11 +34,17 @@ pub async fn confirm(
     body: web::Json<ConfirmBody>,
 ) -> Result<HttpResponse, ApiError> {
     let client_ip = state.trusted_proxies.client_ip(&req);
-    let email = state
+    let proven = state
         .codes
         .confirm(&body.email, &body.code, client_ip)
         .await?;
-    let user = state.users.verified(&email).await?;
-    let pair = state.sessions.start(user).await?;
+    let user = match state.users.verified(&proven.email).await {
+        Ok(user) => user,
+        Err(e) => {
+            state.codes.release(&proven).await;
+            return Err(e);
+        }
+    };
+    let pair = state.sessions.start(user, Some(&proven.place)).await?;
     Ok(HttpResponse::Ok().json(pair))
 }

@@ -23,18 +23,6 @@ return {1, 0}
     )
 });
 
-/// Gives one place back, if the window it was taken in is still open (a
-/// counter recreated without expiry would never reset).
-static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 0 then redis.call('DECR', KEYS[1]) end
-return 0
-",
-    )
-});
-
 /// One hour: the window of every per-client limit.
 pub const WINDOW_SECS: u64 = 3600;
 
@@ -64,7 +52,36 @@ pub async fn reserve<C: ConnectionLike + Send>(
     })
 }
 
-pub async fn release<C: ConnectionLike + Send>(conn: &mut C, key: &str) -> redis::RedisResult<()> {
-    let _: i64 = RELEASE.key(key).invoke_async(conn).await?;
-    Ok(())
+/// A place taken by [`reserve`] that may have to be given back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub key: String,
+}
+
+pub async fn release<C: ConnectionLike + Send>(
+    conn: &mut C,
+    place: &Place,
+) -> redis::RedisResult<()> {
+    let mut pipe = redis::pipe();
+    release_into(&mut pipe, place);
+    pipe.query_async(conn).await
+}
+
+/// Adds giving `place` back to a pipeline, as an atomic block of its own (plain
+/// commands, so it can share a round trip with the caller's next write). If the
+/// window closed in between, the decrement starts a new window at -1 with the
+/// window's expiry: one extra failure allowed, never a counter without expiry.
+pub fn release_into(pipe: &mut redis::Pipeline, place: &Place) {
+    pipe.cmd("MULTI")
+        .ignore()
+        .cmd("DECR")
+        .arg(&place.key)
+        .ignore()
+        .cmd("EXPIRE")
+        .arg(&place.key)
+        .arg(WINDOW_SECS)
+        .arg("NX")
+        .ignore()
+        .cmd("EXEC")
+        .ignore();
 }

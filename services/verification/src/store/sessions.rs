@@ -81,17 +81,18 @@ pub struct Ending<'a> {
     pub message: &'a str,
 }
 
-pub async fn create<C: ConnectionLike + Send>(
-    conn: &mut C,
+/// Adds a new session to a pipeline, as an atomic block of its own.
+pub fn create_into(
+    pipe: &mut redis::Pipeline,
     keys: &Keys,
     sid: Uuid,
     user_id: Uuid,
     digest: &str,
     lifetimes: &Lifetimes,
-) -> redis::RedisResult<()> {
+) {
     let key = keys.session(sid);
-    redis::pipe()
-        .atomic()
+    pipe.cmd("MULTI")
+        .ignore()
         .cmd("HSET")
         .arg(&key)
         .arg("user")
@@ -105,8 +106,8 @@ pub async fn create<C: ConnectionLike + Send>(
         .ignore()
         .expire(&key, ttl(lifetimes.idle_secs.min(lifetimes.absolute_secs)))
         .ignore()
-        .query_async(conn)
-        .await
+        .cmd("EXEC")
+        .ignore();
 }
 
 /// The user of a live session, read before anything changes.
