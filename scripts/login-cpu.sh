@@ -38,6 +38,7 @@ REDIS_PORT="$(free_port)"; HTTP_PORT="$(free_port)"; SMTP_PORT="$(free_port)"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
 REDIS_PID=$!; PIDS+=("$REDIS_PID")
 psql "${DATABASE_URL%/*}/postgres" -qc "CREATE DATABASE \"$DB_NAME\"" >/dev/null
+[ -n "${PG_LOG_STATEMENTS:-}" ] && psql "${DATABASE_URL%/*}/postgres" -qc "ALTER DATABASE \"$DB_NAME\" SET log_statement = 'all'" >/dev/null
 mkdir -p "$WORK/keys/private"
 openssl genpkey -algorithm ed25519 -out "$WORK/keys/private/k.pem" 2>/dev/null
 openssl pkey -in "$WORK/keys/private/k.pem" -pubout -out "$WORK/keys/k.pem"

@@ -10,6 +10,7 @@ mod direct;
 mod failure;
 pub mod message;
 pub mod settings;
+mod smtp_client;
 pub mod transport;
 
 use std::{sync::Arc, time::Duration};
