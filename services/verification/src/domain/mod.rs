@@ -13,3 +13,10 @@ pub mod verification;
 pub fn retry_secs(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0).div_ceil(1000).max(1)
 }
+
+/// A random (version 4) UUID from the thread's CSPRNG, without a system call
+/// (see [`codes::Code::generate`]).
+pub fn random_uuid() -> uuid::Uuid {
+    use rand::RngExt;
+    uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid()
+}

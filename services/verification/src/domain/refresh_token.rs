@@ -8,7 +8,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
-use rand::{RngExt, rand_core::UnwrapErr, rngs::SysRng};
+use rand::RngExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -43,7 +43,7 @@ pub struct RefreshToken {
 
 impl RefreshToken {
     pub fn issue(key: &TagKey, sid: Uuid, generation: u64) -> Self {
-        let random: [u8; 16] = UnwrapErr(SysRng).random();
+        let random: [u8; 16] = rand::rng().random();
         let mut secret = [0u8; 32];
         secret[..16].copy_from_slice(&random);
         secret[16..].copy_from_slice(&tag(key, sid, generation, &random));

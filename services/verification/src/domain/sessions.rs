@@ -60,7 +60,7 @@ impl Sessions {
     /// per-client place the successful guess took: given back in the same round
     /// trip that stores the session (it did not fail, so it must not count).
     pub async fn start(&self, user: User, proven: Option<&Place>) -> Result<TokenPair, ApiError> {
-        let sid = Uuid::new_v4();
+        let sid = super::random_uuid();
         let refresh = RefreshToken::issue(&self.tag_key, sid, 1);
         let mut pipe = redis::pipe();
         if let Some(place) = proven {

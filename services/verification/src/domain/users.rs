@@ -18,8 +18,13 @@ impl Users {
     /// The user of a just-proven address, created on first success.
     pub async fn verified(&self, email: &Email) -> Result<User, ApiError> {
         let mut db = self.db.get().await?;
-        let user =
-            users::upsert_verified(&mut db, email.as_str(), &email.default_display_name()).await?;
+        let user = users::upsert_verified(
+            &mut db,
+            super::random_uuid(),
+            email.as_str(),
+            &email.default_display_name(),
+        )
+        .await?;
         tracing::info!(user_id = %user.id, "email verified");
         Ok(user)
     }

@@ -40,9 +40,10 @@ impl SmtpConnection {
         let mut lines = Vec::new();
         let reply = conn.read_reply(Some(&mut lines)).await?;
         check(&reply, 250)?;
-        conn.pipelining = lines
-            .iter()
-            .any(|l| l.get(4..).is_some_and(|ext| ext.trim().eq_ignore_ascii_case("PIPELINING")));
+        conn.pipelining = lines.iter().any(|l| {
+            l.get(4..)
+                .is_some_and(|ext| ext.trim().eq_ignore_ascii_case("PIPELINING"))
+        });
         Ok(conn)
     }
 
@@ -57,7 +58,12 @@ impl SmtpConnection {
     }
 
     /// One mail transaction. `message` is the formatted message (CRLF lines).
-    pub async fn send(&mut self, from: &str, to: &[String], message: &[u8]) -> Result<(), SendFailure> {
+    pub async fn send(
+        &mut self,
+        from: &str,
+        to: &[String],
+        message: &[u8],
+    ) -> Result<(), SendFailure> {
         let mut envelope = format!("MAIL FROM:<{from}>\r\n");
         for rcpt in to {
             envelope.push_str(&format!("RCPT TO:<{rcpt}>\r\n"));
@@ -70,7 +76,12 @@ impl SmtpConnection {
         result
     }
 
-    async fn transaction(&mut self, envelope: &str, rcpts: usize, message: &[u8]) -> Result<(), SendFailure> {
+    async fn transaction(
+        &mut self,
+        envelope: &str,
+        rcpts: usize,
+        message: &[u8],
+    ) -> Result<(), SendFailure> {
         if self.pipelining {
             self.write(envelope.as_bytes()).await?;
             self.expect(250).await?;
@@ -78,7 +89,10 @@ impl SmtpConnection {
                 self.expect(250).await?;
             }
         } else {
-            for command in envelope.split_inclusive("\r\n").filter(|c| !c.starts_with("DATA")) {
+            for command in envelope
+                .split_inclusive("\r\n")
+                .filter(|c| !c.starts_with("DATA"))
+            {
                 self.write(command.as_bytes()).await?;
                 self.expect(250).await?;
             }
@@ -103,15 +117,16 @@ impl SmtpConnection {
         check(&reply, code)
     }
 
-    async fn read_reply(&mut self, mut lines: Option<&mut Vec<String>>) -> Result<Reply, SendFailure> {
+    async fn read_reply(
+        &mut self,
+        mut lines: Option<&mut Vec<String>>,
+    ) -> Result<Reply, SendFailure> {
         let mut line = String::new();
         loop {
             line.clear();
-            let read = self
-                .stream
-                .read_line(&mut line)
-                .await
-                .map_err(|e| SendFailure::transient(format!("reading from the SMTP server: {e}")))?;
+            let read = self.stream.read_line(&mut line).await.map_err(|e| {
+                SendFailure::transient(format!("reading from the SMTP server: {e}"))
+            })?;
             if read == 0 || line.len() < 4 {
                 return Err(SendFailure::transient(format!(
                     "the SMTP server closed the connection or sent {line:?}"
@@ -167,7 +182,10 @@ mod tests {
 
     #[test]
     fn leading_dots_are_doubled_and_the_data_ends_with_a_lone_dot() {
-        assert_eq!(dot_stuffed(b"a\r\n.b\r\n..c\r\n"), b"a\r\n..b\r\n...c\r\n.\r\n");
+        assert_eq!(
+            dot_stuffed(b"a\r\n.b\r\n..c\r\n"),
+            b"a\r\n..b\r\n...c\r\n.\r\n"
+        );
         assert_eq!(dot_stuffed(b".x"), b"..x\r\n.\r\n");
     }
 }

@@ -7,21 +7,7 @@
 //! counting afterwards would let a client with many requests in flight pass the
 //! check with all of them before any was counted.
 
-use deadpool_redis::redis::{self, Script, aio::ConnectionLike};
-use std::sync::LazyLock;
-
-/// Counts one more unless the window is full; returns {1, 0} when counted, or
-/// {0, ms until the window ends} when full. A refused request is not counted.
-static RESERVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n >= tonumber(ARGV[1]) then return {0, redis.call('PTTL', KEYS[1])} end
-if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return {1, 0}
-",
-    )
-});
+use deadpool_redis::redis::{self, aio::ConnectionLike};
 
 /// One hour: the window of every per-client limit.
 pub const WINDOW_SECS: u64 = 3600;
@@ -32,18 +18,32 @@ pub enum Reservation {
     Full { retry_after_ms: i64 },
 }
 
+/// Takes a place: one atomic block of plain commands (start the window if none
+/// is open, count, read the window's end). A request over the limit is counted
+/// too, which changes nothing (the window's end is fixed when it opens) and costs
+/// a third of the Lua script that skipped it did in Redis (4 vs 12 µs per call,
+/// `INFO commandstats` under verify-login).
 pub async fn reserve<C: ConnectionLike + Send>(
     conn: &mut C,
     key: &str,
     limit: u32,
 ) -> redis::RedisResult<Reservation> {
-    let (counted, retry_ms): (i64, i64) = RESERVE
-        .key(key)
-        .arg(limit)
+    let (count, retry_ms): (i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg(key)
+        .arg(0)
+        .arg("EX")
         .arg(WINDOW_SECS)
-        .invoke_async(conn)
+        .arg("NX")
+        .ignore()
+        .cmd("INCR")
+        .arg(key)
+        .cmd("PTTL")
+        .arg(key)
+        .query_async(conn)
         .await?;
-    Ok(if counted == 1 {
+    Ok(if count <= i64::from(limit) {
         Reservation::Counted
     } else {
         Reservation::Full {

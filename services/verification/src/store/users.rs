@@ -28,14 +28,16 @@ pub struct User {
     pub display_name: String,
 }
 
-/// Creates the user on first verification, or marks an existing one verified now.
+/// Creates the user (as `new_id`) on first verification, or marks an existing
+/// one verified now.
 pub async fn upsert_verified(
     conn: &mut AsyncPgConnection,
+    new_id: Uuid,
     email: &str,
     default_display_name: &str,
 ) -> QueryResult<User> {
     let (id, email, display_name) = UpsertVerified {
-        id: Uuid::new_v4(),
+        id: new_id,
         email,
         display_name: default_display_name,
     }
