@@ -2,9 +2,12 @@
 //!
 //! The secret is 16 random bytes and a 16-byte tag, HMAC-SHA256 (under a key
 //! derived from the code hash key) of the sid, the generation and those random
-//! bytes. Redis keeps only the SHA-256 of the current secret; the tag is what lets
-//! the service tell a token it issued for an older generation (reuse: end the
-//! login) from one somebody made up from a known sid (refused, nothing ends).
+//! bytes. Redis keeps only the SHA-256 of the current secret, which is what
+//! authenticates a current token. The tag is what lets the service tell a token
+//! it issued for an older generation (reuse: end the login) from one somebody
+//! made up from a known sid (refused, nothing ends). A token whose tag does not
+//! check (say, issued before the code hash key changed) still works while it is
+//! current; it just cannot prove reuse.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
@@ -38,6 +41,8 @@ impl std::fmt::Debug for TagKey {
 pub struct RefreshToken {
     pub sid: Uuid,
     pub generation: u64,
+    /// The tag checks: the service issued this token (for some generation).
+    pub genuine: bool,
     secret: [u8; 32],
 }
 
@@ -50,11 +55,12 @@ impl RefreshToken {
         Self {
             sid,
             generation,
+            genuine: true,
             secret,
         }
     }
 
-    /// `None` for anything the service did not issue (bad form or bad tag).
+    /// `None` for anything not of the token's form.
     pub fn parse(key: &TagKey, raw: &str) -> Option<Self> {
         let mut parts = raw.trim().split('.');
         let sid = Uuid::parse_str(parts.next()?).ok()?;
@@ -65,9 +71,10 @@ impl RefreshToken {
         }
         let secret: [u8; 32] = decoded.try_into().ok()?;
         let expected = tag(key, sid, generation, &secret[..16]);
-        bool::from(expected.ct_eq(&secret[16..])).then_some(Self {
+        Some(Self {
             sid,
             generation,
+            genuine: expected.ct_eq(&secret[16..]).into(),
             secret,
         })
     }
@@ -124,24 +131,22 @@ mod tests {
     }
 
     #[test]
-    fn made_up_or_altered_tokens_do_not_parse() {
+    fn made_up_or_altered_tokens_are_not_genuine() {
         let sid = Uuid::new_v4();
         let token = RefreshToken::issue(&key(1), sid, 7).encode();
         let other_generation = token.replacen(".7.", ".6.", 1);
         let forged = format!("{}.3.{}", sid.simple(), URL_SAFE_NO_PAD.encode([0u8; 32]));
-        for bad in [
-            other_generation.as_str(),
-            forged.as_str(),
-            "",
-            "nonsense",
-            "a.b.c",
-            &format!("{token}.x"),
-        ] {
-            assert!(RefreshToken::parse(&key(1), bad).is_none(), "{bad}");
+        for made_up in [other_generation.as_str(), forged.as_str()] {
+            let parsed = RefreshToken::parse(&key(1), made_up);
+            assert!(parsed.is_some_and(|p| !p.genuine), "{made_up}");
         }
-        assert!(
-            RefreshToken::parse(&key(2), &token).is_none(),
-            "another key"
-        );
+        let other_key = RefreshToken::parse(&key(2), &token);
+        assert!(other_key.is_some_and(|p| !p.genuine), "another key");
+        for malformed in ["", "nonsense", "a.b.c", &format!("{token}.x")] {
+            assert!(
+                RefreshToken::parse(&key(1), malformed).is_none(),
+                "{malformed}"
+            );
+        }
     }
 }

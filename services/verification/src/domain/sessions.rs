@@ -96,6 +96,7 @@ impl Sessions {
             &Presented {
                 sid: presented.sid,
                 generation: presented.generation,
+                genuine: presented.genuine,
                 digest: &presented.digest(),
                 next_digest: &next.digest(),
             },

@@ -15,7 +15,9 @@ use super::Keys;
 
 /// KEYS: session, revocation mark (one slot). ARGV: presented generation, its
 /// digest, the next digest, idle TTL, absolute lifetime, now (unix seconds), the
-/// mark's TTL, the revocation channel and message, the mark's reason.
+/// mark's TTL, the revocation channel and message, the mark's reason, and '1'
+/// if the token is proven issued by the service (only then is an older
+/// generation reuse).
 ///
 /// The digests are SHA-256 of 256-bit secrets, so comparing them with `==`
 /// leaks nothing usable (at most a prefix of a digest whose preimage nobody can
@@ -38,7 +40,7 @@ if presented == gen then
   redis.call('EXPIRE', KEYS[1], ttl)
   return {1, s[3], gen + 1}
 end
-if presented < gen then
+if presented < gen and ARGV[11] == '1' then
   redis.call('UNLINK', KEYS[1])
   redis.call('SET', KEYS[2], ARGV[10], 'EX', ARGV[7])
   redis.call('PUBLISH', ARGV[8], ARGV[9])
@@ -64,6 +66,7 @@ pub enum Rotation {
 pub struct Presented<'a> {
     pub sid: Uuid,
     pub generation: u64,
+    pub genuine: bool,
     pub digest: &'a str,
     pub next_digest: &'a str,
 }
@@ -144,6 +147,7 @@ pub async fn rotate<C: ConnectionLike + Send>(
         .arg(keys.revocation_channel())
         .arg(reuse.message)
         .arg(reuse.reason)
+        .arg(if presented.genuine { "1" } else { "0" })
         .invoke_async(conn)
         .await?;
     Ok(match (outcome, Uuid::parse_str(&user)) {
