@@ -94,6 +94,30 @@ impl RefreshToken {
     }
 }
 
+/// A refresh token of the form issued before generations: `<sid>.<secret>`,
+/// whose SHA-256 the old session holds.
+pub struct LegacyRefreshToken {
+    pub sid: Uuid,
+    secret: String,
+}
+
+impl LegacyRefreshToken {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (sid, secret) = raw.trim().split_once('.')?;
+        let sid = Uuid::parse_str(sid).ok()?;
+        let decoded = URL_SAFE_NO_PAD.decode(secret).ok()?;
+        (decoded.len() == 32 && !secret.contains('.')).then(|| Self {
+            sid,
+            secret: secret.to_owned(),
+        })
+    }
+
+    /// The old form hashed the encoded secret.
+    pub fn digest(&self) -> String {
+        hex(&Sha256::digest(self.secret.as_bytes()))
+    }
+}
+
 fn tag(key: &TagKey, sid: Uuid, generation: u64, random: &[u8]) -> [u8; 16] {
     let full = hmac(&key.0, &[sid.as_bytes(), &generation.to_be_bytes(), random]);
     let mut out = [0u8; 16];

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     codes::secret_eq,
-    refresh_token::{RefreshToken, TagKey},
+    refresh_token::{LegacyRefreshToken, RefreshToken, TagKey},
     users::Users,
 };
 use crate::{
@@ -19,6 +19,7 @@ use crate::{
     store::{
         Keys,
         client_limits::{self, Place},
+        legacy_sessions,
         sessions::{self, Ending, Lifetimes, Presented, Rotation},
         users::User,
     },
@@ -82,7 +83,12 @@ impl Sessions {
     /// (reading the session's user, loading the user from PostgreSQL) happens
     /// first, so a failure leaves the presented token valid for a retry.
     pub async fn refresh(&self, raw: &str) -> Result<TokenPair, ApiError> {
-        let presented = RefreshToken::parse(&self.tag_key, raw).ok_or(ApiError::InvalidToken)?;
+        let Some(presented) = RefreshToken::parse(&self.tag_key, raw) else {
+            return match LegacyRefreshToken::parse(raw) {
+                Some(legacy) => self.upgrade(&legacy).await,
+                None => Err(ApiError::InvalidToken),
+            };
+        };
         let mut redis = self.redis.clone();
         let user_id = sessions::user_of(&mut redis, &self.keys, presented.sid)
             .await?
@@ -115,6 +121,45 @@ impl Sessions {
                 Err(ApiError::InvalidToken)
             }
             Rotation::Invalid => Err(ApiError::InvalidToken),
+        }
+    }
+
+    /// A login from before generations presents its old token: it continues as
+    /// a session of the current form (same sid, generation 1), or ends if the
+    /// token was already rotated away.
+    async fn upgrade(&self, legacy: &LegacyRefreshToken) -> Result<TokenPair, ApiError> {
+        let mut redis = self.redis.clone();
+        let user_id = legacy_sessions::user_of(&mut redis, &self.keys, legacy.sid)
+            .await?
+            .ok_or(ApiError::InvalidToken)?;
+        let user = self.users.get(user_id).await?;
+        match legacy_sessions::take(&mut redis, &self.keys, legacy.sid, &legacy.digest()).await? {
+            legacy_sessions::Taken::Current { .. } => {
+                let next = RefreshToken::issue(&self.tag_key, legacy.sid, 1);
+                let mut pipe = redis::pipe();
+                sessions::create_into(
+                    &mut pipe,
+                    &self.keys,
+                    legacy.sid,
+                    user.id,
+                    &next.digest(),
+                    &self.lifetimes(),
+                );
+                pipe.query_async::<()>(&mut redis).await?;
+                self.pair(user, &next)
+            }
+            legacy_sessions::Taken::Reused => {
+                tracing::warn!(sid = %legacy.sid, "refresh token reused; ending the login");
+                let message = announcement(legacy.sid, RevocationReason::RefreshReuse)?;
+                let ending = Ending {
+                    mark_ttl_secs: self.mark_ttl(0),
+                    reason: "refresh_reuse",
+                    message: &message,
+                };
+                sessions::end(&mut redis, &self.keys, legacy.sid, &ending).await?;
+                Err(ApiError::InvalidToken)
+            }
+            legacy_sessions::Taken::Invalid => Err(ApiError::InvalidToken),
         }
     }
 

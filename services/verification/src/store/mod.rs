@@ -9,6 +9,7 @@
 
 pub mod client_limits;
 pub mod codes;
+pub mod legacy_sessions;
 pub mod sessions;
 pub mod users;
 
@@ -27,6 +28,10 @@ impl Keys {
             prefix: prefix.to_owned(),
             revocation: auth::RevocationKeys::new(prefix),
         }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// The contract names this key: `email_verification:{email}`.

@@ -177,7 +177,9 @@ pub async fn current<C: ConnectionLike + Send>(
 
 /// Ends a login in one atomic step on one slot: the session goes (`UNLINK`, so
 /// Redis frees it off its main thread), the revocation mark is set, and the end
-/// is announced to chat replicas. Either all of it happens or none of it.
+/// is announced to chat replicas. Either all of it happens or none of it. A
+/// session of the old form, if the login still has one, is removed in the same
+/// round trip as a call of its own (another slot).
 pub async fn end<C: ConnectionLike + Send>(
     conn: &mut C,
     keys: &Keys,
@@ -185,7 +187,8 @@ pub async fn end<C: ConnectionLike + Send>(
     ending: &Ending<'_>,
 ) -> redis::RedisResult<()> {
     redis::pipe()
-        .atomic()
+        .cmd("MULTI")
+        .ignore()
         .unlink(keys.session(sid))
         .ignore()
         .set_ex(
@@ -195,6 +198,10 @@ pub async fn end<C: ConnectionLike + Send>(
         )
         .ignore()
         .publish(keys.revocation_channel(), ending.message)
+        .ignore()
+        .cmd("EXEC")
+        .ignore()
+        .unlink(super::legacy_sessions::key(keys, sid))
         .ignore()
         .query_async(conn)
         .await

@@ -162,3 +162,55 @@ async fn logout_failing_midway_in_redis_ends_nothing_and_a_retry_ends_everything
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_from_before_generations_keeps_working_after_the_upgrade() {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use sha2::{Digest, Sha256};
+    let app = spawn_app().await;
+    let pair = app.login(&unique_email("legacy")).await;
+    let user_id = pair["user"]["id"].as_str().unwrap_or_default().to_owned();
+    // A session as the previous release stored it, with one rotation behind it.
+    let sid = uuid::Uuid::new_v4();
+    let secret = |byte: u8| URL_SAFE_NO_PAD.encode([byte; 32]);
+    let digest = |s: &str| {
+        Sha256::digest(s.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let (old, current) = (secret(1), secret(2));
+    let mut conn = app.redis_conn().await;
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{}auth:session:{sid}", app.prefix))
+        .arg("user")
+        .arg(&user_id)
+        .arg("current")
+        .arg(digest(&current))
+        .arg(format!("used:{}", digest(&old)))
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let resp = app.refresh(&format!("{}.{current}", sid.simple())).await;
+    assert_eq!(resp.status(), 200);
+    let upgraded = json_body(resp).await;
+    assert_eq!(upgraded["user"]["id"], user_id.as_str());
+    assert_eq!(sid_of(&app, &s(&upgraded, "access_token")), sid);
+    let next = json_body(app.refresh(&s(&upgraded, "refresh_token")).await).await;
+    assert_eq!(next["token_type"], "Bearer");
+    // The old token, now spent, is reuse: the login ends.
+    assert_error(
+        app.refresh(&format!("{}.{current}", sid.simple())).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    assert_error(
+        app.refresh(&s(&next, "refresh_token")).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+}
