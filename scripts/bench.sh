@@ -64,7 +64,7 @@ make_keys() {
   mkdir -p "$WORK/keys/private"
   openssl genpkey -algorithm ed25519 -out "$WORK/keys/private/bench.pem" 2>/dev/null
   openssl pkey -in "$WORK/keys/private/bench.pem" -pubout -out "$WORK/keys/bench.pem"
-  head -c 32 /dev/urandom > "$WORK/keys/private/code_hash_key"
+  openssl rand -hex 32 > "$WORK/keys/private/code_hash_key"
 }
 
 # Share of CPU time (percent, both cores) spent outside idle over two seconds:

@@ -42,7 +42,7 @@ psql "${DATABASE_URL%/*}/postgres" -qc "CREATE DATABASE \"$DB_NAME\"" >/dev/null
 mkdir -p "$WORK/keys/private"
 openssl genpkey -algorithm ed25519 -out "$WORK/keys/private/k.pem" 2>/dev/null
 openssl pkey -in "$WORK/keys/private/k.pem" -pubout -out "$WORK/keys/k.pem"
-head -c 32 /dev/urandom > "$WORK/keys/private/code_hash_key"
+openssl rand -hex 32 > "$WORK/keys/private/code_hash_key"
 
 env REDIS_URL="redis://127.0.0.1:$REDIS_PORT" DATABASE_URL="${DATABASE_URL%/*}/$DB_NAME" \
   JWT_PUBLIC_KEYS="$WORK/keys/k.pem" JWT_PRIVATE_KEY="$WORK/keys/private/k.pem" \

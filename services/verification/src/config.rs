@@ -113,20 +113,26 @@ impl Config {
     }
 }
 
-/// The file's bytes are the key, less trailing whitespace (the newline an editor
-/// or `echo` adds would otherwise be part of it, and a key written by hand on
-/// one replica and by a tool on another would differ).
+/// The file's bytes are the key. A text key (hex, base64, a passphrase: the file
+/// is UTF-8) loses its trailing whitespace, the newline an editor or `echo` adds,
+/// which would otherwise be part of the key and make a key written by hand on one
+/// replica differ from the same key written by a tool on another. A binary key
+/// (`head -c 32 /dev/urandom`, practically never valid UTF-8) is taken as it is:
+/// trimming it would shorten one key in 40, whose last byte happens to be a
+/// whitespace character, and change the key of a running deployment.
 pub fn read_code_hash_key(path: &std::path::Path) -> anyhow::Result<CodeHashKey> {
     let mut bytes = std::fs::read(path)
         .with_context(|| format!("CODE_HASH_KEY: cannot read {}", path.display()))?;
-    while bytes.last().is_some_and(u8::is_ascii_whitespace) {
-        bytes.pop();
+    if std::str::from_utf8(&bytes).is_ok() {
+        while bytes.last().is_some_and(u8::is_ascii_whitespace) {
+            bytes.pop();
+        }
     }
     let len = bytes.len();
     CodeHashKey::new(bytes).map_err(|_| {
         anyhow::anyhow!(
             "CODE_HASH_KEY: {} holds {len} bytes without its trailing whitespace; \
-             at least 32 secret bytes are needed (e.g. `head -c 32 /dev/urandom > file`)",
+             at least 32 secret bytes are needed (e.g. `openssl rand -hex 32 > file`)",
             path.display()
         )
     })
@@ -175,12 +181,21 @@ mod tests {
     }
 
     #[test]
-    fn a_code_hash_key_file_is_its_bytes_without_trailing_whitespace() {
-        let mut with_newline = vec![0xA5u8; 32];
+    fn a_text_code_hash_key_loses_its_trailing_whitespace() {
+        let mut with_newline = b"a".repeat(64);
         with_newline.extend_from_slice(b" \r\n");
         let trimmed = read_code_hash_key(&key_file(&with_newline));
-        let exact = read_code_hash_key(&key_file(&[0xA5u8; 32]));
+        let exact = read_code_hash_key(&key_file(&b"a".repeat(64)));
         assert!(matches!((&trimmed, &exact), (Ok(a), Ok(b)) if a.bytes() == b.bytes()));
+    }
+
+    #[test]
+    fn a_binary_code_hash_key_is_taken_as_it_is() {
+        // Not UTF-8, and ending in bytes that are ASCII whitespace.
+        let mut binary = vec![0xFFu8; 30];
+        binary.extend_from_slice(b"\n ");
+        let key = read_code_hash_key(&key_file(&binary));
+        assert!(matches!(key, Ok(k) if k.bytes() == binary.as_slice()));
     }
 
     #[test]
