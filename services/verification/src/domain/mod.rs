@@ -1,6 +1,6 @@
 //! The rules: who may be sent a code and when, what a guess does, how logins
 //! start, rotate and end. Each part takes the dependencies it uses when it is
-//! built (see [`crate::state`]), never the whole application state.
+//! built (in `startup`, held by `state::AppState`), never the whole application state.
 
 pub mod codes;
 pub mod email;
