@@ -14,7 +14,8 @@
 # Settings (environment): BENCH_SCENARIOS (default: all five), BENCH_STEP (seconds
 # per load step, 5), BENCH_MAX_LOAD / BENCH_WAIT (wait up to BENCH_WAIT seconds for
 # the one-minute load average to drop below BENCH_MAX_LOAD; 1.0 / 600),
-# BENCH_PORT_BASE (18080), BENCH_SMTP_PORT (2526).
+# BENCH_PORT_BASE (18080), BENCH_SMTP_PORT (2526), BENCH_BIN_DIR (use the binaries
+# already in this folder, e.g. an older build to compare with, instead of building).
 set -euo pipefail
 
 # shellcheck source=scripts/services.sh
@@ -38,7 +39,7 @@ RESULTS="$ROOT/bench/results"
 DB_NAME="chatverify_bench_$(date -u +%Y%m%d%H%M%S)"
 BENCH_DATABASE_URL="${DATABASE_URL%/*}/$DB_NAME"
 PREFIX="bench:$STAMP:"
-BIN="$ROOT/target/release"
+BIN="${BENCH_BIN_DIR:-$ROOT/target/release}"
 PIDS=()
 NOTES=()
 
@@ -63,7 +64,7 @@ make_keys() {
   mkdir -p "$WORK/keys/private"
   openssl genpkey -algorithm ed25519 -out "$WORK/keys/private/bench.pem" 2>/dev/null
   openssl pkey -in "$WORK/keys/private/bench.pem" -pubout -out "$WORK/keys/bench.pem"
-  head -c 32 /dev/urandom > "$WORK/keys/private/code_hash_key"
+  openssl rand -hex 32 > "$WORK/keys/private/code_hash_key"
 }
 
 # Share of CPU time (percent, both cores) spent outside idle over two seconds:
@@ -123,7 +124,8 @@ start_verification() {
     MAIL_TRANSPORT="smtp://127.0.0.1:$SMTP_PORT" \
     SEND_LIMIT_PER_IP=1000000000 MAIL_CONCURRENCY="${BENCH_MAIL_CONCURRENCY:-16}" \
     "$BIN/verification" >"$WORK/verification.log" 2>&1 &
-  PIDS+=($!)
+  VERIFY_PID=$!
+  PIDS+=("$VERIFY_PID")
   wait_ready "$VERIFY_PORT" verification
 }
 
@@ -167,8 +169,10 @@ command -v curl >/dev/null || die "curl is needed to probe readiness"
 
 BINS=(--bin verification --bin loadtest)
 if has chat-fanout || has chat-store || has chat-idle; then BINS+=(--bin chat); fi
-log "building release binaries"
-cargo build --release --locked "${BINS[@]}"
+if [ -z "${BENCH_BIN_DIR:-}" ]; then
+  log "building release binaries"
+  cargo build --release --locked "${BINS[@]}"
+fi
 
 # Idle sockets need file descriptors: take the hard limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -190,10 +194,16 @@ if has chat-fanout || has chat-store; then
 fi
 CHAT_URLS="ws://127.0.0.1:$CHAT_PORT_A,ws://127.0.0.1:$CHAT_PORT_B"
 
+# CPU per operation of the service, Redis (when it runs here) and the database's
+# PostgreSQL backends, read from /proc around every step.
+CPU_ARGS=(--cpu-pid "verification=$VERIFY_PID" --cpu-postgres-db "$DB_NAME")
+REDIS_PID="$(redis-cli -u "$REDIS_URL" info server 2>/dev/null | sed -n 's/^process_id://p' | tr -d '\r')"
+[ -n "$REDIS_PID" ] && [ -e "/proc/$REDIS_PID" ] && CPU_ARGS+=(--cpu-pid "redis=$REDIS_PID")
+if [ -n "${BENCH_BIN_DIR:-}" ] && ! "$BIN/loadtest" verify-login --help | grep -q cpu-pid; then CPU_ARGS=(); fi
 has verify-send && loadtest verify-send verify-send \
-  --url "http://127.0.0.1:$VERIFY_PORT" --smtp-listen "127.0.0.1:$SMTP_PORT" --duration "${STEP}s"
+  --url "http://127.0.0.1:$VERIFY_PORT" --smtp-listen "127.0.0.1:$SMTP_PORT" --duration "${STEP}s" "${CPU_ARGS[@]}"
 has verify-login && loadtest verify-login verify-login \
-  --url "http://127.0.0.1:$VERIFY_PORT" --smtp-listen "127.0.0.1:$SMTP_PORT" --duration "${STEP}s"
+  --url "http://127.0.0.1:$VERIFY_PORT" --smtp-listen "127.0.0.1:$SMTP_PORT" --duration "${STEP}s" "${CPU_ARGS[@]}"
 has chat-fanout && loadtest chat-fanout chat-fanout \
   --url "$CHAT_URLS" --sockets 1000 --rooms 10 --duration "${STEP}s" "${TOKENS[@]}"
 has chat-store && loadtest chat-store chat-store \

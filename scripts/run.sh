@@ -29,7 +29,7 @@ ensure_keys() {
   chmod 700 "$KEYS_DIR/private"
   openssl genpkey -algorithm ed25519 -out "$KEYS_DIR/private/dev.pem" 2>/dev/null
   openssl pkey -in "$KEYS_DIR/private/dev.pem" -pubout -out "$KEYS_DIR/dev.pem"
-  head -c 32 /dev/urandom > "$KEYS_DIR/private/code_hash_key"
+  openssl rand -hex 32 > "$KEYS_DIR/private/code_hash_key"
 }
 
 # The web app (web/): built with npm when its sources changed, served from web/dist by

@@ -100,6 +100,18 @@ pub struct VerifyArgs {
     /// Label for this run's names (default: random).
     #[arg(long)]
     pub run_id: Option<String>,
+    /// A process whose CPU time is counted per login, as NAME=PID (repeatable).
+    #[arg(long = "cpu-pid", value_parser = name_pid)]
+    pub cpu_pids: Vec<(String, u32)>,
+    /// Also count the CPU of the PostgreSQL backends serving this database.
+    #[arg(long)]
+    pub cpu_postgres_db: Option<String>,
+}
+
+fn name_pid(raw: &str) -> Result<(String, u32), String> {
+    let (name, pid) = raw.split_once('=').ok_or("expected NAME=PID")?;
+    let pid = pid.parse().map_err(|e| format!("{pid}: {e}"))?;
+    Ok((name.to_owned(), pid))
 }
 
 #[derive(Debug, Clone, Args)]

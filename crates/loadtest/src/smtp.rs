@@ -107,6 +107,8 @@ async fn session(stream: TcpStream, inner: Arc<Inner>) {
     let mut reader = BufReader::with_capacity(16 * 1024, read);
     let mut line = Vec::with_capacity(256);
     let mut to = String::new();
+    // Replies to pipelined commands go out together once the input is drained.
+    let mut out: Vec<u8> = Vec::with_capacity(256);
     if write.write_all(b"220 loadtest ESMTP\r\n").await.is_err() {
         return;
     }
@@ -117,7 +119,7 @@ async fn session(stream: TcpStream, inner: Arc<Inner>) {
             Ok(_) => {}
         }
         let reply: &[u8] = match command(&line) {
-            Command::Ehlo => b"250-loadtest\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            Command::Ehlo => b"250-loadtest\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n",
             Command::Ok => b"250 OK\r\n",
             Command::Mail => {
                 to.clear();
@@ -130,9 +132,11 @@ async fn session(stream: TcpStream, inner: Arc<Inner>) {
                 b"250 OK\r\n"
             }
             Command::Data => {
-                if write.write_all(b"354 go ahead\r\n").await.is_err() {
+                out.extend_from_slice(b"354 go ahead\r\n");
+                if write.write_all(&out).await.is_err() {
                     return;
                 }
+                out.clear();
                 let Some(code) = read_data(&mut reader, &mut line).await else {
                     return;
                 };
@@ -146,8 +150,12 @@ async fn session(stream: TcpStream, inner: Arc<Inner>) {
             }
             Command::Unknown => b"502 not implemented\r\n",
         };
-        if write.write_all(reply).await.is_err() {
-            return;
+        out.extend_from_slice(reply);
+        if reader.buffer().is_empty() {
+            if write.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
         }
     }
 }

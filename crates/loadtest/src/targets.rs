@@ -4,7 +4,11 @@
 use crate::report::Target;
 
 pub const VERIFY_SEND_PER_SEC: Target = Target::at_least(15_000.0);
-pub const VERIFY_LOGIN_PER_SEC: Target = Target::at_least(4_000.0);
+/// Issue 10 set 2,500 logins/s for this machine (issue 4 had asked 4,000).
+pub const VERIFY_LOGIN_PER_SEC: Target = Target::at_least(2_500.0);
+/// CPU per login of the verification process and of Redis, in µs (issue 10).
+pub const VERIFY_LOGIN_SERVICE_CPU_US: Target = Target::at_most(300.0);
+pub const VERIFY_LOGIN_REDIS_CPU_US: Target = Target::at_most(80.0);
 /// p99 of each request at half the sustained load, in ms.
 pub const HALF_LOAD_P99_MS: Target = Target::below(10.0);
 

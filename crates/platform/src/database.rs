@@ -5,7 +5,9 @@ use diesel::{ConnectionError, ConnectionResult, RunQueryDsl as _};
 use diesel_async::{
     AsyncConnection, AsyncPgConnection,
     async_connection_wrapper::AsyncConnectionWrapper,
-    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, deadpool::Pool},
+    pooled_connection::{
+        AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod, deadpool::Pool,
+    },
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
@@ -18,9 +20,38 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations")
 /// Arbitrary but fixed: every replica of every service takes the same lock.
 const MIGRATION_LOCK_KEY: i64 = 0x6368_6174_7665_7269; // "chatveri"
 
+/// A pool of `max_size` connections; the extra CA bundle comes from
+/// `DATABASE_CA_FILE`. See [`pool_with`].
 pub fn pool(url: &str, max_size: usize) -> anyhow::Result<PgPool> {
+    let ca_file = crate::env::raw("DATABASE_CA_FILE").map(std::path::PathBuf::from);
+    build_pool(url, max_size, ca_file)
+}
+
+/// The pool the settings describe.
+///
+/// A connection is handed out again without a test query: diesel-async's
+/// default recycling runs `SELECT 1` on every checkout, a round trip before each
+/// request's real query (a third of PostgreSQL's statements in a login). A
+/// connection whose server side went away is still caught at checkout, because
+/// tokio-postgres closes the client as soon as its socket does, and one that
+/// dies in the instant between checkout and use fails that one query, as it
+/// could after a test query too.
+pub fn pool_with(settings: &crate::settings::DatabaseSettings) -> anyhow::Result<PgPool> {
+    build_pool(&settings.url, settings.pool_size, settings.ca_file.clone())
+}
+
+fn build_pool(
+    url: &str,
+    max_size: usize,
+    ca_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<PgPool> {
     let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(|url| connect(url).boxed());
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |url| {
+        let ca_file = ca_file.clone();
+        async move { connect_with_ca(url, ca_file.as_deref().and_then(|p| p.to_str())).await }
+            .boxed()
+    });
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(max_size)

@@ -9,5 +9,7 @@ pub mod http_metrics;
 pub mod net;
 pub mod origins;
 pub mod readiness;
+pub mod redis;
+pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

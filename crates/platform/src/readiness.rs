@@ -29,6 +29,14 @@ pub async fn redis_ok(pool: &deadpool_redis::Pool) -> bool {
     )
 }
 
+/// [`redis_ok`] for a shared multiplexed connection.
+pub async fn redis_answers(conn: &crate::redis::Shared) -> bool {
+    let mut conn = conn.clone();
+    let ping = redis::cmd("PING");
+    let check = ping.query_async::<String>(&mut conn);
+    matches!(tokio::time::timeout(CHECK_TIMEOUT, check).await, Ok(Ok(_)))
+}
+
 pub async fn postgres_ok(pool: &PgPool) -> bool {
     let check = async {
         let mut conn = pool.get().await.ok()?;

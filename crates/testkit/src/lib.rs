@@ -1,6 +1,7 @@
 //! Test support for the services' integration tests: real PostgreSQL, real Redis,
 //! a real SMTP listener. Nothing here is mocked; each helper isolates one test.
 
+pub mod chaos;
 pub mod keys;
 pub mod logs;
 pub mod postgres;

@@ -1,24 +1,28 @@
-//! A private `redis-server` on a free port, for tests that stop and restart
-//! Redis under a running service without disturbing any other test.
+//! A private `redis-server` on a free port, for tests that need to break Redis
+//! (deny a command, kill it, restart it empty) without touching the shared
+//! server other tests use.
 
 use std::{
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-pub struct RedisServer {
+use deadpool_redis::redis;
+
+pub struct PrivateRedis {
     pub port: u16,
     child: Option<Child>,
 }
 
-impl RedisServer {
-    /// Starts one and waits until it answers `PING`.
-    pub fn start() -> Self {
-        let port = free_port();
-        let mut server = Self { port, child: None };
-        server.restart();
+impl PrivateRedis {
+    /// Starts `redis-server` (from `PATH`) on a free loopback port, without
+    /// persistence, and waits until it answers.
+    pub async fn start() -> Self {
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+        };
+        server.restart().await;
         server
     }
 
@@ -34,61 +38,57 @@ impl RedisServer {
         }
     }
 
-    /// Starts it again on the same port (empty: it keeps nothing on disk).
-    pub fn restart(&mut self) {
+    /// Starts it again on the same port, empty (it keeps nothing on disk).
+    pub async fn restart(&mut self) {
         self.stop();
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ])
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("redis-server: {e} (is it installed?)"));
+            .unwrap_or_else(|e| panic!("start redis-server (is it installed?): {e}"));
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !answers_ping(self.port) {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on {} never answered",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..200 {
+            if self.try_command(&["PING"]).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        panic!(
+            "the private redis-server on port {} never answered",
+            self.port
+        );
+    }
+
+    /// Runs one command on a fresh connection of its own (an operator's).
+    pub async fn command(&self, args: &[&str]) -> redis::Value {
+        self.try_command(args)
+            .await
+            .unwrap_or_else(|e| panic!("{args:?} on the private redis: {e}"))
+    }
+
+    async fn try_command(&self, args: &[&str]) -> redis::RedisResult<redis::Value> {
+        let client = redis::Client::open(self.url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let mut cmd = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.query_async(&mut conn).await
     }
 }
 
-impl Drop for RedisServer {
+impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.stop();
     }
 }
 
-fn answers_ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    if stream.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut reply = [0u8; 7];
-    stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
-}
-
-/// A port nothing listens on now (the listener is closed before returning).
+/// A loopback port nothing listens on now (the probe listener is closed).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+    std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
+        .unwrap_or_else(|e| panic!("find a free port: {e}"))
 }

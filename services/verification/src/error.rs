@@ -109,6 +109,16 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        Self::Internal(anyhow::Error::new(e).context("database query"))
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            // The connection died under the query: PostgreSQL is (briefly)
+            // unreachable, which is worth a retry, not a 500.
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | Error::BrokenTransactionManager => {
+                tracing::warn!(error = %e, "postgres connection lost");
+                Self::Unavailable
+            }
+            e => Self::Internal(anyhow::Error::new(e).context("database query")),
+        }
     }
 }

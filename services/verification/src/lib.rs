@@ -1,13 +1,15 @@
 //! The verification service: mails one-time codes, confirms them, and issues tokens.
+//!
+//! Modules depend one way only: `startup` builds `state` from `config`; `routes`
+//! parse requests and call `domain`; `domain` holds the rules and uses `store`
+//! (Redis and SQL) and `mail`; `error` and `metrics` are leaves.
 
-pub mod codes;
 pub mod config;
-pub mod email;
+pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod metrics;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod store;
-pub mod tokens;
-pub mod verification;

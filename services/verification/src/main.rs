@@ -1,8 +1,14 @@
 use anyhow::Context;
-use platform::env::{self, LogFormat};
+use platform::{
+    env::{self, LogFormat},
+    settings::DatabaseSettings,
+};
 use verification::{config::Config, startup::Application};
 
-#[tokio::main]
+/// One thread for what runs outside the HTTP workers (mail delivery, signals):
+/// a multi-thread runtime woke a second idle thread to steal nearly every mail
+/// task, a thread switch per mail for no parallelism gained.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     env::load_dotenv();
     platform::telemetry::init(LogFormat::from_env()?, "info");
@@ -13,11 +19,8 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped(platform::shutdown::signal()).await
         }
         Some("migrate") => {
-            let url = env::or(
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/chatverify",
-            );
-            let applied = platform::database::migrate(&url)
+            let database = DatabaseSettings::from_env()?;
+            let applied = platform::database::migrate(&database.url)
                 .await
                 .context("DATABASE_URL")?;
             tracing::info!(?applied, "migrations applied");

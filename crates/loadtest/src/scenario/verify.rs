@@ -19,6 +19,7 @@ use crate::{
     http::HttpPool,
     net::Spread,
     pacing::{self, Schedule, Slots},
+    procfs,
     report::{Report, Step},
     smtp::SmtpReceiver,
     stats::{Shared, Stats},
@@ -49,6 +50,13 @@ impl Kind {
         }
     }
 
+    fn unit(self) -> &'static str {
+        match self {
+            Self::Send => "request",
+            Self::Login => "login",
+        }
+    }
+
     fn defaults(self) -> Ramp {
         match self {
             Self::Send => Ramp {
@@ -71,6 +79,7 @@ impl Kind {
 
 struct Ctx {
     kind: Kind,
+    cpu: CpuWatch,
     http: HttpPool,
     smtp: SmtpReceiver,
     run: String,
@@ -97,6 +106,10 @@ async fn run(kind: Kind, common: &Common, args: &VerifyArgs) -> anyhow::Result<R
     report.setting("source_addrs", spread.sources.len());
     let ctx = Arc::new(Ctx {
         kind,
+        cpu: CpuWatch {
+            pids: args.cpu_pids.clone(),
+            postgres_db: args.cpu_postgres_db.clone(),
+        },
         http: HttpPool::open(&spread, args.connections, args.timeout).await?,
         smtp: SmtpReceiver::start(args.smtp_listen).await?,
         run: super::run_id(args.run_id.as_deref()),
@@ -168,6 +181,20 @@ async fn run(kind: Kind, common: &Common, args: &VerifyArgs) -> anyhow::Result<R
         )
         .await;
         eprintln!("{} half load: {}", kind.name(), brief(&half, kind));
+        for (name, us) in cpu_figures(&half) {
+            let target = match name {
+                "verification" => Some(targets::VERIFY_LOGIN_SERVICE_CPU_US),
+                "redis" => Some(targets::VERIFY_LOGIN_REDIS_CPU_US),
+                _ => None,
+            };
+            #[allow(clippy::cast_precision_loss)]
+            report.figure(
+                &format!("{name} CPU per {} at half load", ctx.kind.unit()),
+                us as f64,
+                "µs",
+                target,
+            );
+        }
         for name in ["send", "confirm"] {
             if let Some(l) = half.latency.get(name) {
                 report.figure(&format!("{name} p50 at half load"), l.p50_ms, "ms", None);
@@ -220,6 +247,7 @@ async fn run_step(
         ramp.duration,
     );
     let slots = Slots::new(schedule);
+    let cpu_before = ctx.cpu.sample();
     let mut tasks = JoinSet::new();
     while let Some((i, due)) = slots.claim() {
         pacing::wait_until(due).await;
@@ -235,9 +263,17 @@ async fn run_step(
     let unfinished = tasks.len() as u64;
     tasks.abort_all();
     let done = Instant::now();
+    let cpu_after = ctx.cpu.sample();
     let mut all: Stats = stats.take();
     if finished.is_err() {
         all.add("unfinished", unfinished);
+    }
+    let done_ok = all.count("ok").max(1);
+    for ((name, before), (_, after)) in cpu_before.iter().zip(&cpu_after) {
+        all.add(
+            &format!("{CPU_PREFIX}{name}"),
+            after.saturating_sub(*before) / done_ok,
+        );
     }
     let elapsed = (done - schedule.start())
         .as_secs_f64()
@@ -274,7 +310,7 @@ async fn run_step(
             !matches!(
                 k.as_str(),
                 "ok" | "mails" | "mails_expected" | "mail_per_sec" | "mail_drain_ms"
-            )
+            ) && !k.starts_with(CPU_PREFIX)
         })
         .map(|(_, v)| v)
         .sum();
@@ -298,6 +334,44 @@ async fn run_step(
         counts: all.counts,
         kept_up,
     }
+}
+
+/// Step counts named so carry CPU µs per completed operation of a watched process.
+const CPU_PREFIX: &str = "cpu_us_per_op:";
+
+/// The processes whose CPU time a step divides by its completed operations:
+/// what the throughput target is made of, and steady on a shared machine where
+/// throughput is not.
+struct CpuWatch {
+    pids: Vec<(String, u32)>,
+    postgres_db: Option<String>,
+}
+
+impl CpuWatch {
+    /// (name, CPU µs so far) per watched process; PostgreSQL backends summed
+    /// (the ones that exist now: the pool keeps its connections open).
+    fn sample(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .pids
+            .iter()
+            .map(|(name, pid)| (name.clone(), procfs::cpu_micros(*pid).unwrap_or(0)))
+            .collect();
+        if let Some(db) = &self.postgres_db {
+            let total = procfs::postgres_backends(db)
+                .into_iter()
+                .filter_map(procfs::cpu_micros)
+                .sum();
+            out.push(("postgres".to_owned(), total));
+        }
+        out
+    }
+}
+
+fn cpu_figures(step: &Step) -> Vec<(&str, u64)> {
+    step.counts
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(CPU_PREFIX)?, *v)))
+        .collect()
 }
 
 /// One slot: a send, or a whole login.

@@ -25,6 +25,7 @@ enum Change {
     Joined {
         user: Uuid,
         room: Arc<str>,
+        read_id: i64,
     },
     Forget {
         user: Uuid,
@@ -51,8 +52,13 @@ impl Memberships {
         }
     }
 
-    pub fn joined(&self, user: Uuid, room: Arc<str>) {
-        self.send(Change::Joined { user, room });
+    /// The user joined `room` when its newest id was `read_id`.
+    pub fn joined(&self, user: Uuid, room: Arc<str>, read_id: i64) {
+        self.send(Change::Joined {
+            user,
+            room,
+            read_id,
+        });
     }
 
     pub fn forget(&self, user: Uuid, room: String) {
@@ -126,10 +132,14 @@ impl MembershipTask {
 
     /// Joins and forgets in the order they came, consecutive joins together.
     async fn apply(&mut self, changes: Vec<Change>) {
-        let mut joins: Vec<(Uuid, String)> = Vec::new();
+        let mut joins: Vec<(Uuid, String, i64)> = Vec::new();
         for change in changes {
             match change {
-                Change::Joined { user, room } => joins.push((user, room.to_string())),
+                Change::Joined {
+                    user,
+                    room,
+                    read_id,
+                } => joins.push((user, room.to_string(), read_id)),
                 Change::Forget { user, room } => {
                     self.join(&mut joins).await;
                     self.marks.remove(&(user, room.clone()));
@@ -153,7 +163,7 @@ impl MembershipTask {
         self.join(&mut joins).await;
     }
 
-    async fn join(&self, joins: &mut Vec<(Uuid, String)>) {
+    async fn join(&self, joins: &mut Vec<(Uuid, String, i64)>) {
         if joins.is_empty() {
             return;
         }

@@ -91,7 +91,10 @@ impl Connection {
         .encode();
         let started = self.rooms.started(room.as_str(), generation, start);
         if !matches!(started, Started::Stale) {
-            self.ctx.memberships.joined(self.claims.sub, room.shared());
+            // The room's newest id as this replica knows it when the join started.
+            self.ctx
+                .memberships
+                .joined(self.claims.sub, room.shared(), start);
         }
         match started {
             Started::Stale => Ok(()),

@@ -22,25 +22,23 @@ diesel::table! {
     }
 }
 
-/// Makes users members of rooms they joined, starting at each room's last id
-/// (so joining does not flood a user with unread history); existing ones stay.
+/// Makes users members of rooms they joined, with the marker at the room's
+/// newest id when they joined (so joining does not flood a user with unread
+/// history); existing memberships stay as they are.
 pub struct Join<'a> {
     pub users: Vec<Uuid>,
     pub rooms: Vec<&'a str>,
+    pub read_ids: Vec<i64>,
 }
 
 statement!(Join, (), |self, out| {
-    out.push_sql(
-        "INSERT INTO memberships (user_id, room, read_id) \
-         SELECT t.user_id, t.room, COALESCE(r.last_message_id, 0) FROM unnest(",
-    );
+    out.push_sql("INSERT INTO memberships (user_id, room, read_id) SELECT * FROM unnest(");
     out.push_bind_param::<Array<diesel::sql_types::Uuid>, _>(&self.users)?;
     out.push_sql("::uuid[], ");
     out.push_bind_param::<Array<Text>, _>(&self.rooms)?;
-    out.push_sql(
-        "::text[]) AS t(user_id, room) LEFT JOIN rooms r ON r.name = t.room \
-         ON CONFLICT (user_id, room) DO NOTHING",
-    );
+    out.push_sql("::text[], ");
+    out.push_bind_param::<Array<BigInt>, _>(&self.read_ids)?;
+    out.push_sql("::int8[]) ON CONFLICT (user_id, room) DO NOTHING");
 });
 
 /// Moves read markers forward only, in one statement; returns the markers
@@ -223,10 +221,11 @@ pub async fn rooms_of(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<V
         .collect())
 }
 
-pub async fn join(conn: &mut AsyncPgConnection, joins: &[(Uuid, String)]) -> QueryResult<()> {
+pub async fn join(conn: &mut AsyncPgConnection, joins: &[(Uuid, String, i64)]) -> QueryResult<()> {
     Join {
-        users: joins.iter().map(|(u, _)| *u).collect(),
-        rooms: joins.iter().map(|(_, r)| r.as_str()).collect(),
+        users: joins.iter().map(|(u, _, _)| *u).collect(),
+        rooms: joins.iter().map(|(_, r, _)| r.as_str()).collect(),
+        read_ids: joins.iter().map(|(_, _, id)| *id).collect(),
     }
     .execute(conn)
     .await?;

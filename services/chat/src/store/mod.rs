@@ -95,8 +95,9 @@ impl Store {
         Ok(memberships::rooms_of(&mut conn, user).await?)
     }
 
-    /// Makes users members of rooms they joined (existing ones stay as they are).
-    pub async fn join_rooms(&self, joins: &[(uuid::Uuid, String)]) -> Result<(), StoreError> {
+    /// Makes users members of rooms they joined, reading from the given id
+    /// (existing memberships stay as they are).
+    pub async fn join_rooms(&self, joins: &[(uuid::Uuid, String, i64)]) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         Ok(memberships::join(&mut conn, joins).await?)
     }

@@ -5,11 +5,9 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 use serde_json::json;
+use testkit::chaos::ChaosProxy;
 
-use crate::{
-    helpers::{User, spawn_cluster},
-    proxy::ChaosProxy,
-};
+use crate::helpers::{User, spawn_cluster};
 
 /// Kills this test's subscriber connections only, found by their client name.
 async fn kill_subscribers(app: &crate::helpers::Cluster) -> usize {

@@ -14,7 +14,6 @@ mod history;
 mod ops;
 mod outages;
 mod presence;
-mod proxy;
 mod rooms;
 mod sessions;
 mod storage;

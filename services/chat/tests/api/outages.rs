@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use testkit::redis_server::RedisServer;
+use testkit::{chaos::ChaosProxy, redis_server::PrivateRedis};
 
 use crate::{
     client::{Client, assert_in_order_and_complete},
     helpers::{Cluster, User, spawn_cluster},
-    proxy::ChaosProxy,
 };
 
 const LONG: Duration = Duration::from_secs(40);
@@ -118,7 +117,7 @@ async fn send_paced(
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_killed_and_restarted_under_traffic_loses_nothing_and_reorders_nothing() {
     const PER_SENDER: usize = 120;
-    let mut redis = RedisServer::start();
+    let mut redis = PrivateRedis::start().await;
     let url = redis.url();
     let app = spawn_cluster(2, |c| {
         fast(c);
@@ -142,7 +141,7 @@ async fn redis_killed_and_restarted_under_traffic_loses_nothing_and_reorders_not
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.stop();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    redis.restart();
+    redis.restart().await;
 
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
     let total = i64::try_from(2 * PER_SENDER).unwrap();

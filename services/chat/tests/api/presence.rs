@@ -211,7 +211,7 @@ async fn a_room_past_the_event_limit_is_quiet_but_its_presence_still_answers() {
 /// Redis restarted empty: each replica states its users again.
 #[tokio::test(flavor = "multi_thread")]
 async fn presence_comes_back_after_redis_restarts_empty() {
-    let mut redis = testkit::redis_server::RedisServer::start();
+    let mut redis = testkit::redis_server::PrivateRedis::start().await;
     let url = redis.url();
     let app = spawn_cluster(2, |c| {
         short_ttl(c);
@@ -225,7 +225,7 @@ async fn presence_comes_back_after_redis_restarts_empty() {
         assert!(tokio::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    redis.restart();
+    redis.restart().await;
     let deadline = tokio::time::Instant::now() + TTL * 2;
     loop {
         let now = app

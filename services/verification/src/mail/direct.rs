@@ -1,13 +1,14 @@
-//! Plain SMTP through lettre's connection API on sockets with `TCP_NODELAY`.
+//! Plain SMTP on sockets with `TCP_NODELAY`, pipelined (see [`super::smtp_client`]).
 //!
 //! lettre 0.11.23's pooled transport leaves Nagle's algorithm on. It writes a
 //! message's body and then the terminating `\r\n.\r\n` as a second small write,
 //! which Nagle holds until the server acknowledges the body; servers delay that
 //! ACK (40 ms on Linux), so every mail costs 40 ms per connection and the default
 //! 16 connections deliver about 350 mails/s (measured with `make bench`). Upstream
-//! fixed it (lettre PR #1159, not in a release yet). Until then, plain relays
-//! (`smtp://host:port`, the usual sidecar or internal relay) go through here;
-//! TLS and authenticated URLs keep lettre's transport.
+//! fixed it (lettre PR #1159, not in a release yet). Plain relays
+//! (`smtp://host:port`, the usual sidecar or internal relay) go through here, on
+//! our own small pipelining client; TLS and authenticated URLs keep lettre's
+//! transport.
 //!
 //! Connections are pooled like lettre's pool does, except that a connection used
 //! moments ago is reused without the NOOP round trip lettre spends on every reuse;
@@ -18,13 +19,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lettre::{
-    Message,
-    transport::smtp::{client::AsyncSmtpConnection, extension::ClientId},
-};
+use lettre::{Message, transport::smtp::extension::ClientId};
 use tokio::net::TcpStream;
 
-use super::transport::SendFailure;
+use super::{failure::SendFailure, smtp_client::SmtpConnection};
 
 /// A pooled connection used more recently than this is trusted without a NOOP.
 const FRESH: Duration = Duration::from_secs(2);
@@ -32,10 +30,10 @@ const FRESH: Duration = Duration::from_secs(2);
 pub struct DirectSmtp {
     host: String,
     port: u16,
-    hello: ClientId,
+    hello: String,
     timeout: Duration,
     max_idle: usize,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(SmtpConnection, Instant)>>,
 }
 
 impl DirectSmtp {
@@ -54,7 +52,7 @@ impl DirectSmtp {
         Ok(Self {
             host,
             port,
-            hello: ClientId::default(),
+            hello: ClientId::default().to_string(),
             timeout,
             max_idle: max_idle.max(1),
             idle: Mutex::new(Vec::new()),
@@ -62,29 +60,24 @@ impl DirectSmtp {
     }
 
     pub async fn send(&self, message: &Message) -> Result<(), SendFailure> {
-        let mut conn = self.checkout().await?;
+        let envelope = message.envelope();
+        let from = envelope.from().map(ToString::to_string).unwrap_or_default();
+        let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
         let bytes = message.formatted();
-        match tokio::time::timeout(self.timeout, conn.send(message.envelope(), &bytes)).await {
-            Ok(Ok(_)) => {
+        let mut conn = self.checkout().await?;
+        match tokio::time::timeout(self.timeout, conn.send(&from, &to, &bytes)).await {
+            Ok(Ok(())) => {
                 self.checkin(conn);
                 Ok(())
             }
-            Ok(Err(e)) => {
-                conn.abort().await;
-                Err(SendFailure {
-                    // Connection problems (no SMTP status) are worth retrying too.
-                    transient: e.is_transient() || e.status().is_none(),
-                    reason: e.to_string(),
-                })
-            }
-            Err(_) => {
-                conn.abort().await;
-                Err(timed_out(self.timeout))
-            }
+            // A failed or timed-out exchange leaves the connection in an unknown
+            // state: it is dropped, not pooled.
+            Ok(Err(failure)) => Err(failure),
+            Err(_) => Err(timed_out(self.timeout)),
         }
     }
 
-    async fn checkout(&self) -> Result<AsyncSmtpConnection, SendFailure> {
+    async fn checkout(&self) -> Result<SmtpConnection, SendFailure> {
         loop {
             let pooled = self
                 .idle
@@ -94,29 +87,27 @@ impl DirectSmtp {
             let Some((mut conn, last_used)) = pooled else {
                 return self.connect().await;
             };
-            if conn.has_broken() {
-                conn.abort().await;
+            if conn.broken() {
                 continue;
             }
             if last_used.elapsed() < FRESH {
                 return Ok(conn);
             }
-            let alive = tokio::time::timeout(self.timeout, conn.test_connected()).await;
+            let alive = tokio::time::timeout(self.timeout, conn.ping()).await;
             if matches!(alive, Ok(true)) {
                 return Ok(conn);
             }
-            conn.abort().await;
         }
     }
 
-    fn checkin(&self, conn: AsyncSmtpConnection) {
+    fn checkin(&self, conn: SmtpConnection) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < self.max_idle {
             idle.push((conn, Instant::now()));
         }
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendFailure> {
+    async fn connect(&self) -> Result<SmtpConnection, SendFailure> {
         let connect = async {
             let stream = TcpStream::connect((self.host.as_str(), self.port))
                 .await
@@ -124,12 +115,7 @@ impl DirectSmtp {
             stream
                 .set_nodelay(true)
                 .map_err(|e| transient(format!("setting TCP_NODELAY: {e}")))?;
-            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
-                .await
-                .map_err(|e| SendFailure {
-                    transient: e.is_transient() || e.status().is_none(),
-                    reason: e.to_string(),
-                })
+            SmtpConnection::open(stream, &self.hello).await
         };
         tokio::time::timeout(self.timeout, connect)
             .await
@@ -138,10 +124,7 @@ impl DirectSmtp {
 }
 
 fn transient(reason: String) -> SendFailure {
-    SendFailure {
-        transient: true,
-        reason,
-    }
+    SendFailure::transient(reason)
 }
 
 fn timed_out(timeout: Duration) -> SendFailure {

@@ -5,16 +5,14 @@ use lettre::{
     message::{Mailbox, MultiPart, SinglePart, header::ContentType},
 };
 
-use crate::{codes::Code, email::Email};
-
+/// The mail of a code (`digits`) to an address the domain already checked.
 pub fn verification(
     from: &Mailbox,
-    to: &Email,
-    code: &Code,
+    to: &str,
+    digits: &str,
     ttl_secs: u64,
 ) -> Result<Message, lettre::error::Error> {
     let lifetime = lifetime(ttl_secs);
-    let digits = code.digits();
     let text = format!(
         "Your verification code is {digits}\r\n\r\n\
          It expires in {lifetime} and works once.\r\n\r\n\
@@ -28,10 +26,7 @@ pub fn verification(
          <p style=\"color:#666\">If you did not ask for it, ignore this mail: nobody can sign in without the code.</p>\
          </body></html>"
     );
-    let to: Mailbox = to
-        .as_str()
-        .parse()
-        .map_err(|_| lettre::error::Error::MissingTo)?;
+    let to: Mailbox = to.parse().map_err(|_| lettre::error::Error::MissingTo)?;
     Message::builder()
         .from(from.clone())
         .to(to)

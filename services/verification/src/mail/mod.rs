@@ -1,9 +1,16 @@
 //! Mail leaves off the request path: `/send` puts the message on a bounded queue and
 //! returns; workers deliver with retries and backoff. A slow or dead SMTP server
 //! therefore never slows a request, and a full queue is an honest 503.
+//!
+//! A queued mail carries the moment its code dies: one still waiting (or still
+//! being retried) after that is dropped, not delivered. A backlog after an SMTP
+//! outage would otherwise mail a burst of dead codes, and users would try them.
 
 mod direct;
+mod failure;
 pub mod message;
+pub mod settings;
+mod smtp_client;
 pub mod transport;
 
 use std::{sync::Arc, time::Duration};
@@ -13,26 +20,34 @@ use rand::RngExt;
 use tokio::{
     sync::{Semaphore, mpsc},
     task::JoinHandle,
+    time::Instant,
 };
 
-use crate::{config::MailConfig, metrics::Metrics};
+use crate::metrics::Metrics;
+use settings::MailSettings;
 use transport::Transport;
 
 #[derive(Debug, thiserror::Error)]
 #[error("the mail queue is full")]
 pub struct QueueFull;
 
+/// A mail and the moment it is no longer worth delivering.
+struct Queued {
+    message: Message,
+    expires_at: Instant,
+}
+
 /// The sending side; cheap to clone into every HTTP worker.
 #[derive(Clone)]
 pub struct MailQueue {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::Sender<Queued>,
     metrics: Arc<Metrics>,
 }
 
 /// A reserved place in the queue: taken before any state changes, so a full queue
 /// refuses the request before a code is stored or a rate limit is spent.
 pub struct Slot {
-    permit: mpsc::OwnedPermit<Message>,
+    permit: mpsc::OwnedPermit<Queued>,
     metrics: Arc<Metrics>,
 }
 
@@ -47,9 +62,13 @@ impl MailQueue {
 }
 
 impl Slot {
-    pub fn send(self, message: Message) {
+    /// Queues `message`, to be delivered within `lifetime` (its code's) or not at all.
+    pub fn send(self, message: Message, lifetime: Duration) {
         self.metrics.mail_queue_depth.inc();
-        self.permit.send(message);
+        self.permit.send(Queued {
+            message,
+            expires_at: Instant::now() + lifetime,
+        });
     }
 }
 
@@ -59,7 +78,7 @@ pub struct MailWorker {
 }
 
 pub fn start(
-    config: &MailConfig,
+    config: &MailSettings,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<(MailQueue, MailWorker)> {
     let transport = Arc::new(Transport::build(
@@ -90,7 +109,7 @@ impl MailWorker {
 }
 
 async fn deliver_all(
-    mut rx: mpsc::Receiver<Message>,
+    mut rx: mpsc::Receiver<Queued>,
     transport: Arc<Transport>,
     concurrency: usize,
     max_attempts: u32,
@@ -101,13 +120,13 @@ async fn deliver_all(
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             break;
         };
-        let Some(message) = rx.recv().await else {
+        let Some(queued) = rx.recv().await else {
             break;
         };
         let transport = Arc::clone(&transport);
         let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
-            deliver(&transport, message, max_attempts, &metrics).await;
+            deliver(&transport, queued, max_attempts, &metrics).await;
             metrics.mail_queue_depth.dec();
             drop(slot);
         });
@@ -117,9 +136,17 @@ async fn deliver_all(
     let _ = slots.acquire_many(all).await;
 }
 
-async fn deliver(transport: &Transport, message: Message, max_attempts: u32, metrics: &Metrics) {
+async fn deliver(transport: &Transport, queued: Queued, max_attempts: u32, metrics: &Metrics) {
     for attempt in 1..=max_attempts {
-        match transport.send(message.clone()).await {
+        if Instant::now() >= queued.expires_at {
+            metrics.mail_failures.with_label_values(&["expired"]).inc();
+            tracing::warn!(
+                attempt,
+                "mail dropped: its code expired before it could be sent"
+            );
+            return;
+        }
+        match transport.send(queued.message.clone()).await {
             Ok(()) => {
                 metrics.mail_sent.inc();
                 return;

@@ -1,71 +1,16 @@
 //! `MAIL_TRANSPORT`: pooled SMTP (plain, STARTTLS or TLS), `.eml` files, or the log.
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     transport::smtp::PoolConfig,
 };
 
-use super::direct::DirectSmtp;
-
-/// The parsed setting. SMTP URLs can carry a password, so `Debug` hides them.
-#[derive(Clone)]
-pub enum TransportKind {
-    Smtp { url: String },
-    File(PathBuf),
-    Log,
-}
-
-impl fmt::Debug for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Smtp { .. } => f.write_str("Smtp(<url hidden>)"),
-            Self::File(dir) => write!(f, "File({})", dir.display()),
-            Self::Log => f.write_str("Log"),
-        }
-    }
-}
-
-impl TransportKind {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw == "log" {
-            return Ok(Self::Log);
-        }
-        if let Some(dir) = raw.strip_prefix("file:") {
-            if dir.is_empty() {
-                return Err("file: needs a directory, e.g. file:./mail".into());
-            }
-            return Ok(Self::File(PathBuf::from(dir)));
-        }
-        let url = if let Some(rest) = raw.strip_prefix("smtp+starttls://") {
-            // lettre spells STARTTLS as a query parameter on smtp://.
-            let sep = if rest.contains('?') { '&' } else { '?' };
-            format!("smtp://{rest}{sep}tls=required")
-        } else if raw.starts_with("smtp://") || raw.starts_with("smtps://") {
-            raw.to_owned()
-        } else {
-            return Err(
-                "expected log, file:<dir>, smtp://host:port, smtp+starttls://… or smtps://…".into(),
-            );
-        };
-        // Fail at start-up, not at the first mail.
-        AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-            .map_err(|e| format!("not a usable SMTP URL: {e}"))?;
-        Ok(Self::Smtp { url })
-    }
-}
+use super::{direct::DirectSmtp, failure::SendFailure, settings::TransportKind};
 
 /// How long one SMTP exchange may take before it counts as a transient failure.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A send failure, and whether trying again later may succeed.
-#[derive(Debug)]
-pub struct SendFailure {
-    pub transient: bool,
-    pub reason: String,
-}
 
 pub enum Transport {
     /// Plain `smtp://host:port` (no TLS, no credentials): see [`DirectSmtp`].
@@ -112,9 +57,9 @@ impl Transport {
                 reason: e.to_string(),
             }),
             Self::Log => {
-                // Development only (warned at start-up): the whole mail goes to
-                // standard output, not through the tracing logs, so log shipping in
-                // a misconfigured production never collects codes.
+                // Development only, and warned at start-up: standard output is
+                // exactly what container runtimes and log shippers collect, so in
+                // a deployment these codes end up wherever the logs go.
                 let text = String::from_utf8_lossy(&message.formatted()).into_owned();
                 println!("----- mail (MAIL_TRANSPORT=log) -----\n{text}\n----- end of mail -----");
                 Ok(())

@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 use platform::readiness;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn healthz() -> HttpResponse {
     readiness::healthz().await
@@ -9,7 +9,7 @@ pub async fn healthz() -> HttpResponse {
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let (redis, postgres) = tokio::join!(
-        readiness::redis_ok(&state.redis),
+        readiness::redis_answers(&state.redis),
         readiness::postgres_ok(&state.db)
     );
     readiness::report(&[("redis", redis), ("postgres", postgres)])

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use auth::Authenticated;
 use serde::Deserialize;
 
-use crate::{error::ApiError, startup::AppState, tokens};
+use crate::{error::ApiError, state::AppState};
 
 #[derive(Deserialize)]
 pub struct RefreshBody {
@@ -19,7 +19,7 @@ pub async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let pair = tokens::refresh(&state, &body.refresh_token).await?;
+    let pair = state.sessions.refresh(&body.refresh_token).await?;
     Ok(HttpResponse::Ok().json(pair))
 }
 
@@ -37,6 +37,9 @@ pub async fn logout(
             .map_err(|e| ApiError::InvalidRequest(format!("invalid request body: {e}")))?
             .refresh_token
     };
-    tokens::logout(&state, &caller.0, refresh_token.as_deref()).await?;
+    state
+        .sessions
+        .logout(&caller.0, refresh_token.as_deref())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

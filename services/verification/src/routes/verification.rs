@@ -1,7 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::{error::ApiError, startup::AppState, tokens, verification};
+use crate::{error::ApiError, state::AppState};
 
 #[derive(Deserialize)]
 pub struct SendBody {
@@ -20,17 +20,31 @@ pub async fn send(
     state: web::Data<AppState>,
     body: web::Json<SendBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let client_ip = state.config.trusted_proxies.client_ip(&req);
-    let accepted = verification::send_code(&state, &body.email, client_ip).await?;
+    let client_ip = state.trusted_proxies.client_ip(&req);
+    let accepted = state.codes.send(&body.email, client_ip).await?;
     Ok(HttpResponse::Accepted().json(accepted))
 }
 
+/// A confirmed code signs the user in: the address's user (created on first
+/// success) gets a new login.
 #[tracing::instrument(name = "confirm code", skip_all)]
 pub async fn confirm(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<ConfirmBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = verification::confirm_code(&state, &body.email, &body.code).await?;
-    let pair = tokens::start_session(&state, user).await?;
+    let client_ip = state.trusted_proxies.client_ip(&req);
+    let proven = state
+        .codes
+        .confirm(&body.email, &body.code, client_ip)
+        .await?;
+    let user = match state.users.verified(&proven.email).await {
+        Ok(user) => user,
+        Err(e) => {
+            state.codes.release(&proven).await;
+            return Err(e);
+        }
+    };
+    let pair = state.sessions.start(user, Some(&proven.place)).await?;
     Ok(HttpResponse::Ok().json(pair))
 }

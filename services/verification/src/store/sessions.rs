@@ -1,34 +1,52 @@
 //! Login sessions and their rotating refresh tokens.
 //!
-//! A refresh token is `<sid>.<secret>`; Redis keeps, per `sid`, the user, the
-//! SHA-256 of the current secret and of every secret already rotated away. Showing
-//! a rotated-away secret again means the token was copied: the session dies.
+//! Per login (`sid`) Redis keeps one small hash of fixed size: the user, the
+//! current generation, the SHA-256 of the current refresh secret, and when the
+//! login began. Each refresh bumps the generation and replaces the digest, so a
+//! session stays the same size however often it is refreshed. A token of an
+//! older generation (its tag proves the service issued it) is reuse: the login
+//! ends in the same script that notices it.
 
-use deadpool_redis::redis::{self, Script};
+use deadpool_redis::redis::{self, Script, aio::ConnectionLike};
 use std::sync::LazyLock;
 use uuid::Uuid;
 
 use super::Keys;
 
-/// The stored values are SHA-256 digests of 256-bit random secrets, so comparing
-/// them in Lua leaks nothing an attacker could use (a timing difference would only
-/// reveal a prefix of a digest whose preimage they cannot find).
+/// KEYS: session, revocation mark (one slot). ARGV: presented generation, its
+/// digest, the next digest, idle TTL, absolute lifetime, now (unix seconds), the
+/// mark's TTL, the revocation channel and message, the mark's reason, and '1'
+/// if the token is proven issued by the service (only then is an older
+/// generation reuse).
+///
+/// The digests are SHA-256 of 256-bit secrets, so comparing them with `==`
+/// leaks nothing usable (at most a prefix of a digest whose preimage nobody can
+/// find).
 static ROTATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local current = redis.call('HGET', KEYS[1], 'current')
-if not current then return {0, ''} end
-if current == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'current', ARGV[2], 'used:' .. ARGV[1], 1)
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  return {1, redis.call('HGET', KEYS[1], 'user')}
+local s = redis.call('HMGET', KEYS[1], 'gen', 'hash', 'user', 'born')
+if not s[1] then return {0, '', 0} end
+local gen = tonumber(s[1])
+local presented = tonumber(ARGV[1])
+if presented == gen then
+  if s[2] ~= ARGV[2] then return {0, '', 0} end
+  local ttl = math.min(tonumber(ARGV[4]), tonumber(s[4]) + tonumber(ARGV[5]) - tonumber(ARGV[6]))
+  if ttl <= 0 then
+    redis.call('UNLINK', KEYS[1])
+    return {0, '', 0}
+  end
+  redis.call('HSET', KEYS[1], 'gen', gen + 1, 'hash', ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ttl)
+  return {1, s[3], gen + 1}
 end
-if redis.call('HEXISTS', KEYS[1], 'used:' .. ARGV[1]) == 1 then
-  local user = redis.call('HGET', KEYS[1], 'user')
-  redis.call('DEL', KEYS[1])
-  return {2, user}
+if presented < gen and ARGV[11] == '1' then
+  redis.call('UNLINK', KEYS[1])
+  redis.call('SET', KEYS[2], ARGV[10], 'EX', ARGV[7])
+  redis.call('PUBLISH', ARGV[8], ARGV[9])
+  return {2, s[3], 0}
 end
-return {0, ''}
+return {0, '', 0}
 ",
     )
 });
@@ -37,81 +55,158 @@ return {0, ''}
 pub enum Rotation {
     Rotated {
         user_id: Uuid,
+        generation: u64,
     },
-    /// An already-used token was presented: the session has been deleted.
+    /// An older generation was presented: the login has been ended and announced.
     Reused,
     Invalid,
 }
 
-pub async fn create(
-    conn: &mut deadpool_redis::Connection,
+/// What a refresh presents, and what it would store next.
+pub struct Presented<'a> {
+    pub sid: Uuid,
+    pub generation: u64,
+    pub genuine: bool,
+    pub digest: &'a str,
+    pub next_digest: &'a str,
+}
+
+pub struct Lifetimes {
+    pub idle_secs: u64,
+    pub absolute_secs: u64,
+    pub now_unix: i64,
+}
+
+/// How a login ends: its revocation mark, its TTL, and the announcement.
+pub struct Ending<'a> {
+    pub mark_ttl_secs: u64,
+    pub reason: &'a str,
+    pub message: &'a str,
+}
+
+/// Adds a new session to a pipeline, as an atomic block of its own.
+pub fn create_into(
+    pipe: &mut redis::Pipeline,
     keys: &Keys,
     sid: Uuid,
     user_id: Uuid,
-    secret_hash: &str,
-    ttl_secs: u64,
-) -> redis::RedisResult<()> {
-    redis::pipe()
-        .atomic()
-        .hset_multiple(
-            keys.session(sid),
-            &[
-                ("user", user_id.to_string()),
-                ("current", secret_hash.to_owned()),
-            ],
-        )
+    digest: &str,
+    lifetimes: &Lifetimes,
+) {
+    let key = keys.session(sid);
+    pipe.cmd("MULTI")
         .ignore()
-        .expire(
-            keys.session(sid),
-            i64::try_from(ttl_secs).unwrap_or(i64::MAX),
-        )
+        .cmd("HSET")
+        .arg(&key)
+        .arg("user")
+        .arg(user_id.to_string())
+        .arg("gen")
+        .arg(1)
+        .arg("hash")
+        .arg(digest)
+        .arg("born")
+        .arg(lifetimes.now_unix)
         .ignore()
-        .query_async(conn)
-        .await
+        .expire(&key, ttl(lifetimes.idle_secs.min(lifetimes.absolute_secs)))
+        .ignore()
+        .cmd("EXEC")
+        .ignore();
 }
 
-pub async fn rotate(
-    conn: &mut deadpool_redis::Connection,
+/// The user of a live session, read before anything changes.
+pub async fn user_of<C: ConnectionLike + Send>(
+    conn: &mut C,
     keys: &Keys,
     sid: Uuid,
-    presented_hash: &str,
-    new_hash: &str,
-    ttl_secs: u64,
+) -> redis::RedisResult<Option<Uuid>> {
+    let user: Option<String> = redis::cmd("HGET")
+        .arg(keys.session(sid))
+        .arg("user")
+        .query_async(conn)
+        .await?;
+    Ok(user.and_then(|u| Uuid::parse_str(&u).ok()))
+}
+
+pub async fn rotate<C: ConnectionLike + Send>(
+    conn: &mut C,
+    keys: &Keys,
+    presented: &Presented<'_>,
+    lifetimes: &Lifetimes,
+    reuse: &Ending<'_>,
 ) -> redis::RedisResult<Rotation> {
-    let (outcome, user): (i64, String) = ROTATE
-        .key(keys.session(sid))
-        .arg(presented_hash)
-        .arg(new_hash)
-        .arg(ttl_secs)
+    let (outcome, user, generation): (i64, String, u64) = ROTATE
+        .key(keys.session(presented.sid))
+        .key(keys.revoked_sid(presented.sid))
+        .arg(presented.generation)
+        .arg(presented.digest)
+        .arg(presented.next_digest)
+        .arg(lifetimes.idle_secs)
+        .arg(lifetimes.absolute_secs)
+        .arg(lifetimes.now_unix)
+        .arg(reuse.mark_ttl_secs.max(1))
+        .arg(keys.revocation_channel())
+        .arg(reuse.message)
+        .arg(reuse.reason)
+        .arg(if presented.genuine { "1" } else { "0" })
         .invoke_async(conn)
         .await?;
     Ok(match (outcome, Uuid::parse_str(&user)) {
-        (1, Ok(user_id)) => Rotation::Rotated { user_id },
+        (1, Ok(user_id)) => Rotation::Rotated {
+            user_id,
+            generation,
+        },
         (2, _) => Rotation::Reused,
         _ => Rotation::Invalid,
     })
 }
 
-/// The session's current secret digest, if the session is alive.
-pub async fn current_hash(
-    conn: &mut deadpool_redis::Connection,
+/// The current generation and digest of a live session.
+pub async fn current<C: ConnectionLike + Send>(
+    conn: &mut C,
     keys: &Keys,
     sid: Uuid,
-) -> redis::RedisResult<Option<String>> {
-    redis::cmd("HGET")
+) -> redis::RedisResult<Option<(u64, String)>> {
+    let (generation, digest): (Option<u64>, Option<String>) = redis::cmd("HMGET")
         .arg(keys.session(sid))
-        .arg("current")
+        .arg("gen")
+        .arg("hash")
+        .query_async(conn)
+        .await?;
+    Ok(generation.zip(digest))
+}
+
+/// Ends a login in one atomic step on one slot: the session goes (`UNLINK`, so
+/// Redis frees it off its main thread), the revocation mark is set, and the end
+/// is announced to chat replicas. Either all of it happens or none of it. A
+/// session of the old form, if the login still has one, is removed in the same
+/// round trip as a call of its own (another slot).
+pub async fn end<C: ConnectionLike + Send>(
+    conn: &mut C,
+    keys: &Keys,
+    sid: Uuid,
+    ending: &Ending<'_>,
+) -> redis::RedisResult<()> {
+    redis::pipe()
+        .cmd("MULTI")
+        .ignore()
+        .unlink(keys.session(sid))
+        .ignore()
+        .set_ex(
+            keys.revoked_sid(sid),
+            ending.reason,
+            ending.mark_ttl_secs.max(1),
+        )
+        .ignore()
+        .publish(keys.revocation_channel(), ending.message)
+        .ignore()
+        .cmd("EXEC")
+        .ignore()
+        .unlink(super::legacy_sessions::key(keys, sid))
+        .ignore()
         .query_async(conn)
         .await
 }
 
-pub async fn delete(
-    conn: &mut deadpool_redis::Connection,
-    keys: &Keys,
-    sid: Uuid,
-) -> redis::RedisResult<()> {
-    redis::cmd("DEL")
-        .arg(keys.session(sid))
-        .query_async(conn)
-        .await
+fn ttl(secs: u64) -> i64 {
+    i64::try_from(secs.max(1)).unwrap_or(i64::MAX)
 }

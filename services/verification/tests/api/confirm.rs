@@ -1,12 +1,6 @@
 use std::time::Duration;
 
-use crate::helpers::{assert_error, json_body, spawn_app, spawn_app_with, unique_email};
-
-/// A six-digit string that is not `code`.
-fn wrong(code: &str) -> String {
-    let n: u32 = code.parse().unwrap_or(0);
-    format!("{:06}", (n + 1) % 1_000_000)
-}
+use crate::helpers::{assert_error, json_body, spawn_app, spawn_app_with, unique_email, wrong};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn confirm_returns_a_token_pair_and_creates_the_user_once() {
@@ -130,7 +124,7 @@ async fn a_code_works_only_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_concurrent_confirms_of_one_code_give_exactly_one_success() {
-    let app = spawn_app_with(|c| c.database_pool_size = 8).await;
+    let app = spawn_app_with(|c| c.shared.database.pool_size = 8).await;
     let email = unique_email("race");
     app.send_code(&email).await;
     let code = app.mailed_code(&email, 1).await;

@@ -1,7 +1,7 @@
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use deadpool_redis::redis;
-use platform::{client_ip::TrustedProxies, env::LogFormat, origins::AllowedOrigins};
+use platform::settings::SharedSettings;
 use serde_json::{Value, json};
 use testkit::{
     keys::{self, KeyPair},
@@ -10,8 +10,9 @@ use testkit::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 use verification::{
-    config::{CodeRules, Config, MailConfig, TokenConfig},
-    mail::transport::TransportKind,
+    config::Config,
+    domain::{sessions::TokenRules, verification::CodeRules},
+    mail::settings::{MailSettings, TransportKind},
     startup::Application,
 };
 
@@ -29,19 +30,19 @@ pub struct TestApp {
 }
 
 pub fn base_config(db: &TestDatabase, smtp: &SmtpSink, keys: &KeyPair, prefix: &str) -> Config {
+    let mut shared = SharedSettings::for_tests(&db.url, &testkit::redis::url());
+    shared.redis.key_prefix = prefix.to_owned();
     Config {
-        listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        redis_url: testkit::redis::url(),
-        database_url: db.url.clone(),
-        database_pool_size: 4,
+        shared,
         private_key: keys.private_path.clone(),
         public_keys: vec![keys.public_path.clone()],
         code_hash_key: None,
-        tokens: TokenConfig {
+        tokens: TokenRules {
             issuer: "chatverify".into(),
             audience: "chatverify".into(),
             access_ttl_secs: 900,
             refresh_ttl_secs: 3600,
+            login_max_lifetime_secs: 90 * 86_400,
         },
         codes: CodeRules {
             ttl_secs: 300,
@@ -49,8 +50,9 @@ pub fn base_config(db: &TestDatabase, smtp: &SmtpSink, keys: &KeyPair, prefix: &
             max_attempts: 5,
             send_limit_per_address: 10,
             send_limit_per_ip: 50,
+            confirm_limit_per_ip: 30,
         },
-        mail: MailConfig {
+        mail: MailSettings {
             transport: TransportKind::parse(&smtp.url()).unwrap_or_else(|e| panic!("{e}")),
             from: "no-reply@chatverify.test"
                 .parse()
@@ -60,12 +62,6 @@ pub fn base_config(db: &TestDatabase, smtp: &SmtpSink, keys: &KeyPair, prefix: &
             max_attempts: 5,
             drain_timeout: Duration::from_secs(10),
         },
-        allowed_origins: AllowedOrigins::default(),
-        trusted_proxies: TrustedProxies::default(),
-        redis_key_prefix: prefix.to_owned(),
-        log_format: LogFormat::Pretty,
-        migrate_on_start: true,
-        workers: 2,
     }
 }
 
@@ -118,6 +114,36 @@ impl TestApp {
             .send()
             .await
             .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// A POST that a trusted proxy forwarded with this `X-Forwarded-For`.
+    pub async fn post_json_via(
+        &self,
+        path: &str,
+        body: &Value,
+        forwarded_for: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("X-Forwarded-For", forwarded_for)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    pub async fn confirm_via(
+        &self,
+        email: &str,
+        code: &str,
+        forwarded_for: &str,
+    ) -> reqwest::Response {
+        self.post_json_via(
+            "/v1/verification/confirm",
+            &json!({ "email": email, "code": code }),
+            forwarded_for,
+        )
+        .await
     }
 
     pub async fn send_code(&self, email: &str) -> reqwest::Response {
@@ -187,10 +213,7 @@ impl TestApp {
     pub async fn clear_cooldown(&self, email: &str) {
         let mut conn = self.redis_conn().await;
         let _: () = redis::cmd("DEL")
-            .arg(format!(
-                "{}email_verification_cooldown:{email}",
-                self.prefix
-            ))
+            .arg(verification::store::Keys::new(&self.prefix).cooldown(email))
             .query_async(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("DEL: {e}"));
@@ -264,6 +287,28 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> V
         "{body}"
     );
     body
+}
+
+/// The Retry-After header of a response, in seconds.
+pub fn retry_after(resp: &reqwest::Response) -> u64 {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric Retry-After on {}", resp.status()))
+}
+
+/// Makes the app believe `X-Forwarded-For` from the test client (127.0.0.1).
+pub fn trust_loopback(config: &mut Config) {
+    config.shared.trusted_proxies =
+        platform::client_ip::TrustedProxies::parse(&["127.0.0.1".into()])
+            .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A six-digit string that is not `code`.
+pub fn wrong(code: &str) -> String {
+    let n: u32 = code.parse().unwrap_or(0);
+    format!("{:06}", (n + 1) % 1_000_000)
 }
 
 pub fn unique_email(label: &str) -> String {

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use verification::mail::transport::TransportKind;
+use verification::mail::settings::TransportKind;
 
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, unique_email};
 
@@ -157,4 +157,48 @@ fn mail_transport_settings_are_checked() {
     }
     let debug = format!("{:?}", TransportKind::parse("smtps://user:secret@h:465"));
     assert!(!debug.contains("secret"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_still_queued_when_its_code_expires_is_not_sent() {
+    let app = spawn_app_with(|c| {
+        c.codes.ttl_secs = 1;
+        c.mail.concurrency = 1;
+    })
+    .await;
+    // Each SMTP command stalls, so the first delivery takes seconds and the
+    // second mail waits in the queue past its code's one-second life.
+    app.smtp.set_delay(Duration::from_millis(600));
+    let (first, stale) = (unique_email("first"), unique_email("stale"));
+    assert_eq!(app.send_code(&first).await.status(), 202);
+    assert_eq!(app.send_code(&stale).await.status(), 202);
+    assert_eq!(
+        app.smtp
+            .wait_for(&first, 1, Duration::from_secs(20))
+            .await
+            .len(),
+        1
+    );
+    let mut expired = false;
+    for _ in 0..100 {
+        let metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default();
+        if metrics.contains("verification_mail_failures_total{result=\"expired\"} 1") {
+            expired = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(expired, "the stale mail was not dropped as expired");
+    assert!(
+        app.smtp.mails_to(&stale).is_empty(),
+        "a dead code was mailed"
+    );
 }

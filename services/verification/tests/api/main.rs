@@ -2,10 +2,12 @@
 //! a fresh PostgreSQL database and a real SMTP listener per test.
 
 mod account;
+mod client_limits;
 mod confirm;
 mod emails;
 mod helpers;
 mod mail;
 mod operations;
 mod send;
+mod sessions;
 mod tokens;

@@ -54,7 +54,7 @@ async fn unknown_routes_answer_json_404() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn readyz_is_503_when_redis_is_unreachable() {
-    let app = spawn_app_with(|c| c.redis_url = "redis://127.0.0.1:1".into()).await;
+    let app = spawn_app_with(|c| c.shared.redis.url = "redis://127.0.0.1:1".into()).await;
     let resp = app
         .client
         .get(app.url("/readyz"))
@@ -74,7 +74,7 @@ async fn readyz_is_503_when_redis_is_unreachable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cors_allows_only_listed_origins() {
     let app = spawn_app_with(|c| {
-        c.allowed_origins =
+        c.shared.allowed_origins =
             platform::origins::AllowedOrigins::new(vec!["https://app.example.com".into()])
     })
     .await;
@@ -113,7 +113,36 @@ fn binary() -> Command {
 async fn bad_settings_stop_start_up_with_the_variable_named() {
     let dir = testkit::keys::temp_dir("badenv");
     let keys = testkit::keys::generate(&dir, "k1");
+    // 31 secret bytes and the newline an editor adds: too short once trimmed.
+    let short_key = dir.join("short_code_hash_key");
+    std::fs::write(
+        &short_key,
+        [b'k'; 31].iter().chain(b"\n").copied().collect::<Vec<u8>>(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let short_key = short_key.to_string_lossy().into_owned();
     let cases = [
+        (
+            vec![("CONFIRM_LIMIT_PER_IP", "lots")],
+            "CONFIRM_LIMIT_PER_IP",
+        ),
+        (vec![("CONFIRM_LIMIT_PER_IP", "0")], "CONFIRM_LIMIT_PER_IP"),
+        (
+            vec![("REFRESH_TOKEN_TTL", "99999999999")],
+            "REFRESH_TOKEN_TTL",
+        ),
+        (vec![("CODE_TTL", "86401")], "CODE_TTL"),
+        (vec![("ACCESS_TOKEN_TTL", "999999999")], "ACCESS_TOKEN_TTL"),
+        (vec![("LOGIN_MAX_LIFETIME", "never")], "LOGIN_MAX_LIFETIME"),
+        (
+            vec![
+                ("DATABASE_URL", "postgres://db:notaport/x"),
+                ("MIGRATE_ON_START", "false"),
+            ],
+            "DATABASE_URL",
+        ),
+        (vec![("REDIS_URL", "carrier://pigeon")], "REDIS_URL"),
+        (vec![("CODE_HASH_KEY", short_key.as_str())], "CODE_HASH_KEY"),
         (vec![], "JWT_PRIVATE_KEY"),
         (vec![("MAIL_TRANSPORT", "carrier-pigeon")], "MAIL_TRANSPORT"),
         (vec![("LOG_FORMAT", "xml")], "LOG_FORMAT"),
@@ -172,7 +201,7 @@ async fn migrate_applies_the_schema_and_sigterm_exits_cleanly() {
         .env("JWT_PRIVATE_KEY", &keys.private_path)
         .env("JWT_PUBLIC_KEYS", &keys.public_path)
         .env("MAIL_TRANSPORT", smtp.url())
-        .env("REDIS_KEY_PREFIX", &config.redis_key_prefix)
+        .env("REDIS_KEY_PREFIX", &config.shared.redis.key_prefix)
         .env("MIGRATE_ON_START", "false")
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .spawn()
@@ -215,5 +244,5 @@ async fn migrate_applies_the_schema_and_sigterm_exits_cleanly() {
         1,
         "queued mail was drained before exit"
     );
-    testkit::redis::clear_prefix_blocking(&config.redis_key_prefix);
+    testkit::redis::clear_prefix_blocking(&config.shared.redis.key_prefix);
 }

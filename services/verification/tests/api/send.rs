@@ -114,8 +114,9 @@ async fn forwarded_for_is_ignored_unless_the_proxy_is_trusted() {
 
     let trusted = spawn_app_with(|c| {
         c.codes.send_limit_per_ip = 1;
-        c.trusted_proxies = platform::client_ip::TrustedProxies::parse(&["127.0.0.1".into()])
-            .unwrap_or_else(|e| panic!("{e}"));
+        c.shared.trusted_proxies =
+            platform::client_ip::TrustedProxies::parse(&["127.0.0.1".into()])
+                .unwrap_or_else(|e| panic!("{e}"));
     })
     .await;
     assert_eq!(send_from(&trusted, "198.51.100.1").await.status(), 202);

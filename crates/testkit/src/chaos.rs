@@ -1,5 +1,9 @@
 //! A TCP proxy that can cut a service off on demand (after crates.io's
 //! chaosproxy): faults without mocks and without disturbing other tests.
+//!
+//! Point a service's `DATABASE_URL` or `REDIS_URL` at [`ChaosProxy::url`], then
+//! [`cut`](ChaosProxy::cut) to drop every open connection and refuse new ones, and
+//! [`restore`](ChaosProxy::restore) to let connections through again.
 
 use std::{
     net::SocketAddr,
@@ -22,8 +26,12 @@ pub struct ChaosProxy {
 
 impl ChaosProxy {
     pub async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind chaos proxy: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("chaos proxy addr: {e}"));
         let up = Arc::new(AtomicBool::new(true));
         let (cut, _) = watch::channel(0u64);
         let accept_up = Arc::clone(&up);

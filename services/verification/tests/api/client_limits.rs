@@ -1,0 +1,114 @@
+//! Per-client limits: failed confirms across addresses, /64 grouping, and which
+//! `X-Forwarded-For` hop counts as the client.
+
+use serde_json::json;
+
+use crate::helpers::{
+    assert_error, retry_after, spawn_app_with, trust_loopback, unique_email, wrong,
+};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_confirms_from_one_client_are_capped_across_addresses_with_retry_after() {
+    let app = spawn_app_with(|c| {
+        c.codes.confirm_limit_per_ip = 3;
+        c.codes.max_attempts = 3;
+        trust_loopback(c);
+    })
+    .await;
+    let attacker = "198.51.100.66";
+    let (ann, bob) = (unique_email("ann"), unique_email("bob"));
+    app.send_code(&ann).await;
+    app.send_code(&bob).await;
+    let ann_code = app.mailed_code(&ann, 1).await;
+    let bob_code = app.mailed_code(&bob, 1).await;
+
+    // Three wrong guesses spread over two addresses use up the client's hour.
+    for (email, code) in [(&ann, &ann_code), (&ann, &ann_code), (&bob, &bob_code)] {
+        assert_error(
+            app.confirm_via(email, &wrong(code), attacker).await,
+            400,
+            "invalid_code",
+        )
+        .await;
+    }
+    // Now even the right code is refused unchecked, with Retry-After.
+    for _ in 0..5 {
+        let refused = app.confirm_via(&ann, &ann_code, attacker).await;
+        let secs = retry_after(&refused);
+        assert!((1..=3600).contains(&secs), "{secs}");
+        assert_error(refused, 429, "rate_limited").await;
+    }
+    // The refused guesses were not counted against the code: ann had two wrong
+    // guesses of three, and five refused ones would have burned it.
+    assert_eq!(
+        app.confirm_via(&ann, &ann_code, "203.0.113.5")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn successful_confirms_do_not_count_against_the_client() {
+    let app = spawn_app_with(|c| c.codes.confirm_limit_per_ip = 2).await;
+    for i in 0..4 {
+        app.login(&unique_email(&format!("office{i}"))).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ipv6_clients_are_limited_by_their_64_and_mapped_ipv4_as_ipv4() {
+    let app = spawn_app_with(|c| {
+        c.codes.confirm_limit_per_ip = 2;
+        trust_loopback(c);
+    })
+    .await;
+    let never = "000000";
+    let fail = |xff: &'static str| {
+        let app = &app;
+        async move {
+            app.confirm_via(&unique_email("v6"), never, xff)
+                .await
+                .status()
+        }
+    };
+    // Two addresses of one /64 share its allowance.
+    assert_eq!(fail("2001:db8:1:2::1").await, 400);
+    assert_eq!(fail("[2001:db8:1:2:ffff::9]:443").await, 400);
+    assert_eq!(fail("2001:db8:1:2::77").await, 429);
+    // The next /64 is another subscriber.
+    assert_eq!(fail("2001:db8:1:3::1").await, 400);
+    // An IPv4-mapped address is its IPv4 address.
+    assert_eq!(fail("198.51.100.9").await, 400);
+    assert_eq!(fail("::ffff:198.51.100.9").await, 400);
+    assert_eq!(fail("198.51.100.9").await, 429);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_forwarded_for_chain_cannot_choose_the_client() {
+    let app = spawn_app_with(|c| {
+        c.codes.send_limit_per_ip = 1;
+        trust_loopback(c);
+    })
+    .await;
+    let send = |xff: &'static str| {
+        let app = &app;
+        async move {
+            app.post_json_via(
+                "/v1/verification/send",
+                &json!({"email": unique_email("xff")}),
+                xff,
+            )
+            .await
+            .status()
+        }
+    };
+    // The garbled hop ends the walk: both count as the proxy itself (the peer),
+    // whatever address the attacker wrote left of it.
+    assert_eq!(send("198.51.100.1, not-an-ip").await, 202);
+    assert_eq!(send("198.51.100.2, not-an-ip").await, 429);
+    assert_eq!(send("198.51.100.3, , 127.0.0.1").await, 429);
+    // The right-most untrusted hop is the client, never the left-most.
+    assert_eq!(send("6.6.6.6, 198.51.100.20:5555").await, 202);
+    assert_eq!(send("7.7.7.7, 198.51.100.20").await, 429);
+}
