@@ -23,12 +23,7 @@ pub type Shared = ConnectionManager;
 pub fn shared(settings: &RedisSettings) -> anyhow::Result<Shared> {
     // Nagle off: many requests write to the one socket, and a small write
     // behind an unacknowledged one would wait for Redis' delayed ACK (40 ms).
-    let info = settings
-        .url
-        .as_str()
-        .into_connection_info()
-        .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?
-        .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+    let info = connection_info(settings)?;
     let client = redis::Client::open(info).map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(settings.timeout))
@@ -45,17 +40,26 @@ pub fn shared(settings: &RedisSettings) -> anyhow::Result<Shared> {
 /// a free connection), for code that needs one (the auth crate's
 /// `Authenticator`, pub/sub helpers).
 pub fn pool(settings: &RedisSettings) -> anyhow::Result<deadpool_redis::Pool> {
-    let mut config = deadpool_redis::Config::from_url(&settings.url);
-    config.pool = Some(deadpool_redis::PoolConfig {
-        max_size: settings.pool_size,
-        timeouts: deadpool_redis::Timeouts {
-            wait: Some(settings.timeout),
-            create: Some(settings.timeout),
-            recycle: Some(settings.timeout),
-        },
-        ..Default::default()
-    });
-    config
-        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+    // Built from the manager rather than `deadpool_redis::Config`, which drops
+    // the TCP settings: Nagle off here too.
+    let manager = deadpool_redis::Manager::new(connection_info(settings)?)
+        .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
+    deadpool_redis::Pool::builder(manager)
+        .max_size(settings.pool_size)
+        .wait_timeout(Some(settings.timeout))
+        .create_timeout(Some(settings.timeout))
+        .recycle_timeout(Some(settings.timeout))
+        .runtime(deadpool_redis::Runtime::Tokio1)
+        .build()
         .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))
+}
+
+/// `REDIS_URL` with `TCP_NODELAY` set.
+fn connection_info(settings: &RedisSettings) -> anyhow::Result<redis::ConnectionInfo> {
+    Ok(settings
+        .url
+        .as_str()
+        .into_connection_info()
+        .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?
+        .set_tcp_settings(TcpSettings::default().set_nodelay(true)))
 }

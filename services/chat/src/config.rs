@@ -1,28 +1,23 @@
-//! Settings from the environment. The contract's variables keep the contract's
-//! defaults; every setting added here has a default too, so the service starts with
-//! only `JWT_PUBLIC_KEYS` set. Every error names its variable.
+//! Settings from the environment. Those both services read (listen address,
+//! PostgreSQL, Redis, workers, origins, proxies, logs) are parsed once in
+//! `platform::settings`; the chat's own are here. The contract's variables keep
+//! the contract's defaults; every setting added has a default and an upper bound,
+//! so the service starts with only `JWT_PUBLIC_KEYS` set. Every error names its
+//! variable.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use platform::{
-    client_ip::TrustedProxies,
-    env::{self, EnvError, LogFormat},
-    origins::AllowedOrigins,
+    env::{self, EnvError},
+    settings::{ServiceDefaults, SharedSettings, count},
 };
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub listen_addr: SocketAddr,
-    pub redis_url: String,
-    pub database_url: String,
+    pub shared: SharedSettings,
     pub jwt_public_keys: Vec<PathBuf>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
-    pub allowed_origins: AllowedOrigins,
-    pub trusted_proxies: TrustedProxies,
-    pub redis_key_prefix: String,
-    pub log_format: LogFormat,
-    pub migrate_on_start: bool,
     pub limits: Limits,
     pub tuning: Tuning,
 }
@@ -100,15 +95,10 @@ pub struct Tuning {
     /// `CHAT_DRAIN_SECS`: on SIGTERM, how long queued messages may take to be
     /// stored, published and echoed before every socket is closed with 1001.
     pub drain_timeout: Duration,
-    /// `DATABASE_POOL_SIZE`.
-    pub database_pool_size: usize,
-    /// `CHAT_WORKERS`: HTTP worker threads (default: one per CPU).
-    pub workers: usize,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, EnvError> {
-        let listen = env::or("LISTEN_ADDR", "127.0.0.1:8082");
         let jwt_public_keys: Vec<PathBuf> = env::list("JWT_PUBLIC_KEYS")
             .into_iter()
             .map(PathBuf::from)
@@ -118,36 +108,125 @@ impl Config {
                 name: "JWT_PUBLIC_KEYS",
             });
         }
-        let limits = Limits {
-            max_message_chars: positive_usize("MAX_MESSAGE_CHARS", 4000)?,
-            max_frame_bytes: positive_usize("MAX_FRAME_BYTES", 65536)?,
-            rate_per_sec: positive_u32("CHAT_RATE", 20)?,
-            burst: positive_u32("CHAT_BURST", 40)?,
-            max_rooms_per_socket: positive_usize("CHAT_MAX_ROOMS_PER_SOCKET", 100)?,
-            control_rate_per_sec: positive_u32("CHAT_CONTROL_RATE", 50)?,
-            control_burst: positive_u32("CHAT_CONTROL_BURST", 100)?,
-            max_sockets_per_user: positive_usize("CHAT_MAX_SOCKETS_PER_USER", 32)?,
-        };
-        let tuning = Tuning {
-            heartbeat_interval: Duration::from_secs(env::positive_or("CHAT_HEARTBEAT_SECS", 15)?),
-            client_timeout: Duration::from_secs(env::positive_or("CHAT_CLIENT_TIMEOUT_SECS", 45)?),
-            outbox_capacity: positive_usize("CHAT_OUTBOX_CAPACITY", 4096)?,
-            outbox_bytes: positive_usize("CHAT_OUTBOX_BYTES", DEFAULT_OUTBOX_BYTES)?,
-            write_batch: positive_usize("CHAT_WRITE_BATCH", 256)?,
-            write_queue: positive_usize("CHAT_WRITE_QUEUE", 4096)?,
-            write_queue_bytes: positive_usize("CHAT_WRITE_QUEUE_BYTES", 16 << 20)?,
-            publish_queue: positive_usize("CHAT_PUBLISH_QUEUE", 16_384)?,
-            publish_queue_bytes: positive_usize("CHAT_PUBLISH_QUEUE_BYTES", 32 << 20)?,
-            gap_wait: Duration::from_millis(env::positive_or("CHAT_GAP_WAIT_MS", 100)?),
-            sweep_interval: Duration::from_secs(env::positive_or("CHAT_SWEEP_SECS", 5)?),
-            replay_concurrency: positive_usize("CHAT_REPLAY_CONCURRENCY", 6)?,
-            relay_jobs: positive_usize("CHAT_RELAY_JOBS", 1024)?,
-            presence_ttl: Duration::from_secs(env::positive_or("PRESENCE_TTL", 30)?),
-            presence_events_max: positive_usize("CHAT_PRESENCE_EVENTS_MAX", 200)?,
-            read_flush: Duration::from_millis(env::positive_or("CHAT_READ_FLUSH_MS", 250)?),
-            drain_timeout: Duration::from_secs(env::positive_or("CHAT_DRAIN_SECS", 10)?),
-            database_pool_size: positive_usize("DATABASE_POOL_SIZE", 10)?,
-            workers: positive_usize("CHAT_WORKERS", default_workers())?,
+        let shared = SharedSettings::from_env(ServiceDefaults {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8082)),
+            workers_var: "CHAT_WORKERS",
+        })?;
+        Ok(Self {
+            shared,
+            jwt_public_keys,
+            jwt_issuer: env::or("JWT_ISSUER", "chatverify"),
+            jwt_audience: env::or("JWT_AUDIENCE", "chatverify"),
+            limits: Limits::from_env()?,
+            tuning: Tuning::from_env()?,
+        })
+    }
+
+    /// The defaults with the given backends: what tests start from.
+    pub fn with_backends(database_url: &str, redis_url: &str, public_keys: Vec<PathBuf>) -> Self {
+        let mut shared = SharedSettings::for_tests(database_url, redis_url);
+        // Replays, history, gap reads and the room list share the pool.
+        shared.database.pool_size = 10;
+        Self {
+            shared,
+            jwt_public_keys: public_keys,
+            jwt_issuer: "chatverify".into(),
+            jwt_audience: "chatverify".into(),
+            limits: Limits::DEFAULT,
+            tuning: Tuning::DEFAULT,
+        }
+    }
+}
+
+/// A client's queue, as Centrifugo bounds it: 1 MiB.
+const DEFAULT_OUTBOX_BYTES: usize = 1 << 20;
+const MIB: usize = 1 << 20;
+
+impl Limits {
+    pub const DEFAULT: Self = Self {
+        max_message_chars: 4000,
+        max_frame_bytes: 65536,
+        rate_per_sec: 20,
+        burst: 40,
+        max_rooms_per_socket: 100,
+        control_rate_per_sec: 50,
+        control_burst: 100,
+        max_sockets_per_user: 32,
+    };
+
+    fn from_env() -> Result<Self, EnvError> {
+        let d = Self::DEFAULT;
+        Ok(Self {
+            max_message_chars: count("MAX_MESSAGE_CHARS", d.max_message_chars, 1_000_000)?,
+            max_frame_bytes: count("MAX_FRAME_BYTES", d.max_frame_bytes, 16 * MIB)?,
+            rate_per_sec: count_u32("CHAT_RATE", d.rate_per_sec)?,
+            burst: count_u32("CHAT_BURST", d.burst)?,
+            max_rooms_per_socket: count(
+                "CHAT_MAX_ROOMS_PER_SOCKET",
+                d.max_rooms_per_socket,
+                10_000,
+            )?,
+            control_rate_per_sec: count_u32("CHAT_CONTROL_RATE", d.control_rate_per_sec)?,
+            control_burst: count_u32("CHAT_CONTROL_BURST", d.control_burst)?,
+            max_sockets_per_user: count(
+                "CHAT_MAX_SOCKETS_PER_USER",
+                d.max_sockets_per_user,
+                100_000,
+            )?,
+        })
+    }
+}
+
+impl Tuning {
+    pub const DEFAULT: Self = Self {
+        heartbeat_interval: Duration::from_secs(15),
+        client_timeout: Duration::from_secs(45),
+        outbox_capacity: 4096,
+        outbox_bytes: DEFAULT_OUTBOX_BYTES,
+        write_batch: 256,
+        write_queue: 4096,
+        write_queue_bytes: 16 * MIB,
+        publish_queue: 16_384,
+        publish_queue_bytes: 32 * MIB,
+        gap_wait: Duration::from_millis(100),
+        sweep_interval: Duration::from_secs(5),
+        replay_concurrency: 6,
+        relay_jobs: 1024,
+        presence_ttl: Duration::from_secs(30),
+        presence_events_max: 200,
+        read_flush: Duration::from_millis(250),
+        drain_timeout: Duration::from_secs(10),
+    };
+
+    fn from_env() -> Result<Self, EnvError> {
+        let d = Self::DEFAULT;
+        let tuning = Self {
+            heartbeat_interval: secs("CHAT_HEARTBEAT_SECS", d.heartbeat_interval, 3600)?,
+            client_timeout: secs("CHAT_CLIENT_TIMEOUT_SECS", d.client_timeout, 3600)?,
+            outbox_capacity: count("CHAT_OUTBOX_CAPACITY", d.outbox_capacity, 1_000_000)?,
+            outbox_bytes: count("CHAT_OUTBOX_BYTES", d.outbox_bytes, 1024 * MIB)?,
+            write_batch: count("CHAT_WRITE_BATCH", d.write_batch, 10_000)?,
+            write_queue: count("CHAT_WRITE_QUEUE", d.write_queue, 1_000_000)?,
+            // The byte bound is a semaphore of u32 permits.
+            write_queue_bytes: count("CHAT_WRITE_QUEUE_BYTES", d.write_queue_bytes, 4095 * MIB)?,
+            publish_queue: count("CHAT_PUBLISH_QUEUE", d.publish_queue, 10_000_000)?,
+            publish_queue_bytes: count(
+                "CHAT_PUBLISH_QUEUE_BYTES",
+                d.publish_queue_bytes,
+                64 * 1024 * MIB,
+            )?,
+            gap_wait: millis("CHAT_GAP_WAIT_MS", d.gap_wait, 60_000)?,
+            sweep_interval: secs("CHAT_SWEEP_SECS", d.sweep_interval, 3600)?,
+            replay_concurrency: count("CHAT_REPLAY_CONCURRENCY", d.replay_concurrency, 10_000)?,
+            relay_jobs: count("CHAT_RELAY_JOBS", d.relay_jobs, 1_000_000)?,
+            presence_ttl: secs("PRESENCE_TTL", d.presence_ttl, 86_400)?,
+            presence_events_max: count(
+                "CHAT_PRESENCE_EVENTS_MAX",
+                d.presence_events_max,
+                1_000_000,
+            )?,
+            read_flush: millis("CHAT_READ_FLUSH_MS", d.read_flush, 60_000)?,
+            drain_timeout: secs("CHAT_DRAIN_SECS", d.drain_timeout, 3600)?,
         };
         if tuning.presence_ttl < Duration::from_secs(3) {
             return Err(env::invalid(
@@ -163,92 +242,31 @@ impl Config {
                 "must be longer than CHAT_HEARTBEAT_SECS",
             ));
         }
-        let redis_url = env::or("REDIS_URL", "redis://127.0.0.1:6379");
-        if let Err(e) = deadpool_redis::redis::Client::open(redis_url.as_str()) {
-            return Err(env::invalid("REDIS_URL", &redis_url, e.to_string()));
-        }
-        Ok(Self {
-            listen_addr: env::parse("LISTEN_ADDR", &listen)?,
-            redis_url,
-            database_url: env::or(
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/chatverify",
-            ),
-            jwt_public_keys,
-            jwt_issuer: env::or("JWT_ISSUER", "chatverify"),
-            jwt_audience: env::or("JWT_AUDIENCE", "chatverify"),
-            allowed_origins: AllowedOrigins::from_env()?,
-            trusted_proxies: TrustedProxies::from_env()?,
-            redis_key_prefix: std::env::var("REDIS_KEY_PREFIX").unwrap_or_default(),
-            log_format: LogFormat::from_env()?,
-            migrate_on_start: env::bool_or("MIGRATE_ON_START", true)?,
-            limits,
-            tuning,
-        })
-    }
-
-    /// The defaults with the given backends: what tests start from.
-    pub fn with_backends(database_url: &str, redis_url: &str, public_keys: Vec<PathBuf>) -> Self {
-        Self {
-            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            redis_url: redis_url.to_owned(),
-            database_url: database_url.to_owned(),
-            jwt_public_keys: public_keys,
-            jwt_issuer: "chatverify".into(),
-            jwt_audience: "chatverify".into(),
-            allowed_origins: AllowedOrigins::default(),
-            trusted_proxies: TrustedProxies::default(),
-            redis_key_prefix: String::new(),
-            log_format: LogFormat::Pretty,
-            migrate_on_start: true,
-            limits: Limits {
-                max_message_chars: 4000,
-                max_frame_bytes: 65536,
-                rate_per_sec: 20,
-                burst: 40,
-                max_rooms_per_socket: 100,
-                control_rate_per_sec: 50,
-                control_burst: 100,
-                max_sockets_per_user: 32,
-            },
-            tuning: Tuning {
-                heartbeat_interval: Duration::from_secs(15),
-                client_timeout: Duration::from_secs(45),
-                outbox_capacity: 4096,
-                outbox_bytes: DEFAULT_OUTBOX_BYTES,
-                write_batch: 256,
-                write_queue: 4096,
-                write_queue_bytes: 16 << 20,
-                publish_queue: 16_384,
-                publish_queue_bytes: 32 << 20,
-                gap_wait: Duration::from_millis(100),
-                sweep_interval: Duration::from_secs(5),
-                replay_concurrency: 6,
-                relay_jobs: 1024,
-                presence_ttl: Duration::from_secs(30),
-                presence_events_max: 200,
-                read_flush: Duration::from_millis(250),
-                drain_timeout: Duration::from_secs(10),
-                database_pool_size: 10,
-                workers: 1,
-            },
-        }
+        Ok(tuning)
     }
 }
 
-/// A client's queue, as Centrifugo bounds it: 1 MiB.
-const DEFAULT_OUTBOX_BYTES: usize = 1 << 20;
-
-fn positive_usize(name: &'static str, default: usize) -> Result<usize, EnvError> {
-    let value = env::positive_or(name, u64::try_from(default).unwrap_or(u64::MAX))?;
-    usize::try_from(value).map_err(|_| env::invalid(name, &value.to_string(), "too large"))
-}
-
-fn positive_u32(name: &'static str, default: u32) -> Result<u32, EnvError> {
-    let value = env::positive_or(name, u64::from(default))?;
+fn count_u32(name: &'static str, default: u32) -> Result<u32, EnvError> {
+    let value = count(
+        name,
+        usize::try_from(default).unwrap_or(usize::MAX),
+        1_000_000,
+    )?;
     u32::try_from(value).map_err(|_| env::invalid(name, &value.to_string(), "too large"))
 }
 
-fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+fn secs(name: &'static str, default: Duration, max: usize) -> Result<Duration, EnvError> {
+    let default = usize::try_from(default.as_secs()).unwrap_or(max);
+    let value = count(name, default, max)?;
+    Ok(Duration::from_secs(
+        u64::try_from(value).unwrap_or(u64::MAX),
+    ))
+}
+
+fn millis(name: &'static str, default: Duration, max: usize) -> Result<Duration, EnvError> {
+    let default = usize::try_from(default.as_millis()).unwrap_or(max);
+    let value = count(name, default, max)?;
+    Ok(Duration::from_millis(
+        u64::try_from(value).unwrap_or(u64::MAX),
+    ))
 }

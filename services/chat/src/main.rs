@@ -14,11 +14,10 @@ async fn main() -> anyhow::Result<()> {
             Application::build(config).await?.run_until_stopped().await
         }
         Some("migrate") => {
-            let url = platform::env::or(
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/chatverify",
-            );
-            let applied = platform::database::migrate(&url).await.context("migrate")?;
+            let database = platform::settings::DatabaseSettings::from_env()?;
+            let applied = platform::database::migrate(&database.url)
+                .await
+                .context("migrate")?;
             tracing::info!(?applied, "migrations applied");
             Ok(())
         }

@@ -59,21 +59,22 @@ impl Application {
     /// Migrates (unless turned off), connects, starts the background tasks and
     /// binds the listener; the server runs once `run_until*` is awaited.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        if config.migrate_on_start {
-            let applied = platform::database::migrate(&config.database_url).await?;
+        let shared = &config.shared;
+        if shared.database.migrate_on_start {
+            let applied = platform::database::migrate(&shared.database.url).await?;
             tracing::info!(?applied, "migrations applied");
         }
-        let pg = platform::database::pool(&config.database_url, config.tuning.database_pool_size)
-            .context("DATABASE_URL")?;
-        let redis = deadpool_redis::Config::from_url(&config.redis_url)
-            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-            .context("REDIS_URL")?;
+        let pg = platform::database::pool_with(&shared.database).context("DATABASE_URL")?;
+        // Request-path Redis commands share one multiplexed connection (no
+        // checkout round trip); the auth crate's revocation check takes a pool.
+        let redis = platform::redis::shared(&shared.redis)?;
+        let redis_pool = platform::redis::pool(&shared.redis)?;
         let ring = PublicKeyRing::load(&config.jwt_public_keys)?;
         let verifier = Verifier::new(ring, &config.jwt_issuer, &config.jwt_audience);
-        let revocation_keys = RevocationKeys::new(config.redis_key_prefix.clone());
+        let revocation_keys = RevocationKeys::new(shared.redis.key_prefix.clone());
         let auth = Arc::new(Authenticator::new(
             verifier,
-            redis.clone(),
+            redis_pool,
             revocation_keys.clone(),
         ));
 
@@ -95,18 +96,18 @@ impl Application {
                 relay_jobs: config.tuning.relay_jobs,
             },
         ));
-        let channels = Channels::new(&config.redis_key_prefix, revocation_keys.channel());
+        let channels = Channels::new(&shared.redis.key_prefix, revocation_keys.channel());
         let replica = uuid::Uuid::new_v4();
         let status = FanoutStatus::default();
         let subscriber = Subscriber {
-            redis_url: config.redis_url.clone(),
-            client_name: client_name(&config.redis_key_prefix),
+            redis_url: shared.redis.url.clone(),
+            client_name: client_name(&shared.redis.key_prefix),
             channels: channels.clone(),
             hub: Arc::clone(&hub),
             metrics: metrics.clone(),
             status: status.clone(),
             revocation_keys: revocation_keys.clone(),
-            pool: redis.clone(),
+            redis: redis.clone(),
             replica,
             shutdown: shutdown.clone(),
         };
@@ -120,14 +121,14 @@ impl Application {
         let announce = Announcer::new(Arc::clone(&publish), channels.clone(), replica);
         let publisher = Publisher {
             queue: Arc::clone(&publish),
-            pool: redis.clone(),
+            redis: redis.clone(),
             channels,
             metrics: metrics.clone(),
             done: published.clone(),
         };
         let presence = Presence::new(
             redis.clone(),
-            &config.redis_key_prefix,
+            &shared.redis.key_prefix,
             replica,
             config.tuning.presence_ttl,
         );
@@ -150,7 +151,7 @@ impl Application {
                 bytes: config.tuning.write_queue_bytes,
                 batch: config.tuning.write_batch,
             },
-            WriteConnection::new(&config.database_url),
+            WriteConnection::new(&shared.database.url),
             Arc::clone(&hub),
             publish,
             announce.clone(),
@@ -187,16 +188,16 @@ impl Application {
                 shutdown: shutdown.clone(),
             }),
             auth: Arc::clone(&auth),
-            origins: config.allowed_origins.clone(),
-            proxies: config.trusted_proxies.clone(),
+            origins: shared.allowed_origins.clone(),
+            proxies: shared.trusted_proxies.clone(),
             store,
             redis,
             fanout: status,
             presence,
         });
         let auth = web::Data::from(auth);
-        let listener = TcpListener::bind(config.listen_addr)
-            .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
+        let listener = TcpListener::bind(shared.listen_addr)
+            .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", shared.listen_addr))?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()
@@ -209,7 +210,7 @@ impl Application {
                 .configure(|cfg| routes::configure(cfg, &state.origins))
                 .default_service(web::to(platform::http_error::not_found))
         })
-        .workers(config.tuning.workers)
+        .workers(shared.workers)
         .on_connect(platform::net::no_delay)
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)

@@ -143,7 +143,7 @@ pub struct Change {
 
 #[derive(Clone)]
 pub struct Presence {
-    pool: deadpool_redis::Pool,
+    redis: platform::redis::Shared,
     key_prefix: String,
     replica: String,
     ttl: Duration,
@@ -152,9 +152,14 @@ pub struct Presence {
 }
 
 impl Presence {
-    pub fn new(pool: deadpool_redis::Pool, key_prefix: &str, replica: Uuid, ttl: Duration) -> Self {
+    pub fn new(
+        redis: platform::redis::Shared,
+        key_prefix: &str,
+        replica: Uuid,
+        ttl: Duration,
+    ) -> Self {
         Self {
-            pool,
+            redis,
             key_prefix: format!("{key_prefix}chat:presence:"),
             replica: replica.simple().to_string(),
             ttl,
@@ -184,7 +189,7 @@ impl Presence {
             .as_millis()
             .to_string();
         let key_ms = (self.ttl * 2).as_millis().to_string();
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.redis.clone();
         // SCRIPT LOAD first (cheap, once per pipeline): a restarted Redis has
         // forgotten the script, and EVALSHA in a pipeline does not load it.
         let mut pipe = redis::pipe();
@@ -209,7 +214,7 @@ impl Presence {
 
     /// The users present in a room, on any replica.
     pub async fn read(&self, room: &str) -> anyhow::Result<Vec<(Uuid, String)>> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.redis.clone();
         let flat: Vec<String> = self
             .read
             .key(self.key(room))

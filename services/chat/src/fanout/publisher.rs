@@ -136,7 +136,7 @@ impl PublishQueue {
 
 pub struct Publisher {
     pub queue: Arc<PublishQueue>,
-    pub pool: deadpool_redis::Pool,
+    pub redis: platform::redis::Shared,
     pub channels: Channels,
     pub metrics: Metrics,
     /// Cancelled once nothing more will be queued (the writer has finished).
@@ -208,7 +208,7 @@ impl Publisher {
             .ignore();
         }
         let send = async {
-            let mut conn = self.pool.get().await?;
+            let mut conn = self.redis.clone();
             pipe.query_async::<()>(&mut conn).await?;
             anyhow::Ok(())
         };

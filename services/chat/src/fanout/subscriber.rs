@@ -66,7 +66,8 @@ pub struct Subscriber {
     pub metrics: Metrics,
     pub status: FanoutStatus,
     pub revocation_keys: RevocationKeys,
-    pub pool: deadpool_redis::Pool,
+    /// Request-path commands (the revocation re-check).
+    pub redis: platform::redis::Shared,
     /// This process's id in event origins: its own sockets' typing is not sent back.
     pub replica: uuid::Uuid,
     pub shutdown: CancellationToken,
@@ -362,10 +363,7 @@ impl Subscriber {
         if logins.is_empty() {
             return;
         }
-        let Ok(mut conn) = self.pool.get().await else {
-            tracing::warn!("cannot re-check revocations: no redis connection");
-            return;
-        };
+        let mut conn = self.redis.clone();
         for (sid, jti) in logins {
             let mut pipe = redis::pipe();
             pipe.exists(self.revocation_keys.sid(sid))

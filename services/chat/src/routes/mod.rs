@@ -24,7 +24,7 @@ pub struct AppState {
     pub origins: AllowedOrigins,
     pub proxies: TrustedProxies,
     pub store: Store,
-    pub redis: deadpool_redis::Pool,
+    pub redis: platform::redis::Shared,
     pub fanout: FanoutStatus,
     pub presence: Presence,
 }

@@ -271,10 +271,8 @@ impl Connection {
         let keys = self.ctx.revocation_keys.clone();
         let claims = self.claims.clone();
         self.pending.push(Box::pin(async move {
-            let revoked = match redis.get().await {
-                Ok(mut conn) => keys.is_revoked(&mut conn, &claims).await.unwrap_or(false),
-                Err(_) => false,
-            };
+            let mut conn = redis;
+            let revoked = keys.is_revoked(&mut conn, &claims).await.unwrap_or(false);
             Event::RevocationChecked(revoked)
         }));
     }

@@ -54,7 +54,7 @@ pub struct SocketContext {
     pub memberships: Memberships,
     pub announce: Announcer,
     pub store: Store,
-    pub redis: deadpool_redis::Pool,
+    pub redis: platform::redis::Shared,
     pub revocation_keys: RevocationKeys,
     pub limits: Limits,
     pub tuning: Tuning,

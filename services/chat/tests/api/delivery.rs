@@ -17,7 +17,7 @@ const LONG: Duration = Duration::from_secs(30);
 fn fast(c: &mut chat::Config) {
     c.limits.rate_per_sec = 10_000;
     c.limits.burst = 10_000;
-    c.tuning.workers = 2;
+    c.shared.workers = 2;
 }
 
 async fn history_ids(app: &Cluster, room: &str) -> Vec<i64> {

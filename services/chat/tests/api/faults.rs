@@ -68,7 +68,7 @@ async fn while_redis_is_unreachable_readyz_is_503_and_messages_still_arrive_from
     let proxy = ChaosProxy::start(redis_addr).await;
     let mut config =
         chat::Config::with_backends(&app.db.url, &proxy.url("redis"), app.keys.public.clone());
-    config.redis_key_prefix = app.prefix.clone();
+    config.shared.redis.key_prefix = app.prefix.clone();
     app.add_replica(config).await;
     let (ann, bob) = (User::new("ann"), User::new("bob"));
     let mut a = app.connect(0, "/ws/chat/room/", &ann).await;

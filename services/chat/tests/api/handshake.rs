@@ -126,7 +126,7 @@ async fn token_from_header_and_from_the_second_listed_key_are_accepted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn origins_outside_allowed_origins_are_refused_with_403() {
     let app = spawn_cluster(1, |c| {
-        c.allowed_origins =
+        c.shared.allowed_origins =
             platform::origins::AllowedOrigins::new(vec!["https://chat.example".into()]);
     })
     .await;

@@ -111,7 +111,7 @@ pub async fn spawn_cluster(replicas: usize, tweak: impl Fn(&mut Config)) -> Clus
     let prefix = testkit::redis::unique_prefix();
     let keys = Keys::generate();
     let mut config = Config::with_backends(&db.url, &testkit::redis::url(), keys.public.clone());
-    config.redis_key_prefix = prefix.clone();
+    config.shared.redis.key_prefix = prefix.clone();
     tweak(&mut config);
     let mut cluster = Cluster {
         db,

@@ -148,7 +148,7 @@ async fn shutdown_under_traffic_loses_no_acknowledgement() {
     // Read back what was stored, through a fresh replica on the same database.
     let mut config =
         chat::Config::with_backends(&app.db.url, &testkit::redis::url(), app.keys.public.clone());
-    config.redis_key_prefix = app.prefix.clone();
+    config.shared.redis.key_prefix = app.prefix.clone();
     app.add_replica(config).await;
     let mut stored = BTreeSet::new();
     let mut after = 0;

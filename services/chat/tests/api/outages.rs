@@ -121,7 +121,7 @@ async fn redis_killed_and_restarted_under_traffic_loses_nothing_and_reorders_not
     let url = redis.url();
     let app = spawn_cluster(2, |c| {
         fast(c);
-        c.redis_url = url.clone();
+        c.shared.redis.url = url.clone();
     })
     .await;
     let mut watchers = Vec::new();
@@ -162,7 +162,7 @@ async fn messages_whose_publish_fails_still_reach_the_other_replica_in_order() {
     let proxy = ChaosProxy::start(redis_addr).await;
     let mut config =
         chat::Config::with_backends(&app.db.url, &proxy.url("redis"), app.keys.public.clone());
-    config.redis_key_prefix = app.prefix.clone();
+    config.shared.redis.key_prefix = app.prefix.clone();
     fast(&mut config);
     app.add_replica(config).await;
     // Replica 1 publishes through the proxy; replica 0 watches.
@@ -197,7 +197,7 @@ async fn under_a_one_job_relay_every_socket_is_in_order_and_complete_or_closed_w
     const PER_SENDER: usize = 100;
     let app = spawn_cluster(2, |c| {
         fast(c);
-        c.tuning.workers = 1;
+        c.shared.workers = 1;
         c.tuning.relay_jobs = 1;
     })
     .await;

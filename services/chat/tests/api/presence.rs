@@ -215,7 +215,7 @@ async fn presence_comes_back_after_redis_restarts_empty() {
     let url = redis.url();
     let app = spawn_cluster(2, |c| {
         short_ttl(c);
-        c.redis_url = url.clone();
+        c.shared.redis.url = url.clone();
     })
     .await;
     let _a = app.connect(0, "/ws/chat/room/", &User::new("ann")).await;
