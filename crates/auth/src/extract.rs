@@ -61,12 +61,12 @@ impl ResponseError for AuthError {
 /// Verifies tokens and checks revocation. Register it as `web::Data<Authenticator>`.
 pub struct Authenticator {
     verifier: Verifier,
-    redis: deadpool_redis::Pool,
+    redis: platform::redis::Shared,
     keys: RevocationKeys,
 }
 
 impl Authenticator {
-    pub fn new(verifier: Verifier, redis: deadpool_redis::Pool, keys: RevocationKeys) -> Self {
+    pub fn new(verifier: Verifier, redis: platform::redis::Shared, keys: RevocationKeys) -> Self {
         Self {
             verifier,
             redis,
@@ -84,10 +84,7 @@ impl Authenticator {
 
     pub async fn authenticate(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = self.verifier.verify(token)?;
-        let mut conn = self.redis.get().await.map_err(|e| {
-            tracing::warn!(error = %e, "redis unavailable for revocation check");
-            AuthError::Unavailable
-        })?;
+        let mut conn = self.redis.clone();
         match self.keys.is_revoked(&mut conn, &claims).await {
             Ok(false) => Ok(claims),
             Ok(true) => Err(AuthError::Revoked),

@@ -15,21 +15,7 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-pub async fn redis_ok(pool: &deadpool_redis::Pool) -> bool {
-    let check = async {
-        let mut conn = pool.get().await.ok()?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .ok()
-    };
-    matches!(
-        tokio::time::timeout(CHECK_TIMEOUT, check).await,
-        Ok(Some(_))
-    )
-}
-
-/// [`redis_ok`] for a shared multiplexed connection.
+/// Redis answers `PING` (any node, on a cluster) within the check timeout.
 pub async fn redis_answers(conn: &crate::redis::Shared) -> bool {
     let mut conn = conn.clone();
     let ping = redis::cmd("PING");

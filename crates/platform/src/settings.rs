@@ -126,11 +126,26 @@ pub fn check_database_url(url: &str) -> Result<(), EnvError> {
 impl RedisSettings {
     pub fn from_env() -> Result<Self, EnvError> {
         let url = env::or("REDIS_URL", DEFAULT_REDIS_URL);
-        deadpool_redis::redis::Client::open(url.as_str())
-            .map_err(|e| env::invalid("REDIS_URL", &redact(&url), e.to_string()))?;
+        crate::redis::Topology::parse(&url)
+            .and_then(|topology| match topology {
+                crate::redis::Topology::Single(single) => redis::Client::open(single.as_str())
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                crate::redis::Topology::Cluster(_) => Ok(()),
+            })
+            .map_err(|e| env::invalid("REDIS_URL", &redact(&url), e))?;
+        let key_prefix = std::env::var("REDIS_KEY_PREFIX").unwrap_or_default();
+        if key_prefix.contains(['{', '}']) {
+            // A brace would move keys between Redis Cluster slots unpredictably.
+            return Err(env::invalid(
+                "REDIS_KEY_PREFIX",
+                &key_prefix,
+                "must not contain { or }",
+            ));
+        }
         Ok(Self {
             url,
-            key_prefix: std::env::var("REDIS_KEY_PREFIX").unwrap_or_default(),
+            key_prefix,
             pool_size: count("REDIS_POOL_SIZE", 16, 10_000)?,
             timeout: Duration::from_millis(
                 count("REDIS_TIMEOUT_MS", 2000, 60_000)

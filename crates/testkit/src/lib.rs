@@ -6,5 +6,6 @@ pub mod keys;
 pub mod logs;
 pub mod postgres;
 pub mod redis;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod smtp;

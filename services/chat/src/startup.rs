@@ -66,15 +66,14 @@ impl Application {
         }
         let pg = platform::database::pool_with(&shared.database).context("DATABASE_URL")?;
         // Request-path Redis commands share one multiplexed connection (no
-        // checkout round trip); the auth crate's revocation check takes a pool.
+        // checkout round trip).
         let redis = platform::redis::shared(&shared.redis)?;
-        let redis_pool = platform::redis::pool(&shared.redis)?;
         let ring = PublicKeyRing::load(&config.jwt_public_keys)?;
         let verifier = Verifier::new(ring, &config.jwt_issuer, &config.jwt_audience);
         let revocation_keys = RevocationKeys::new(shared.redis.key_prefix.clone());
         let auth = Arc::new(Authenticator::new(
             verifier,
-            redis_pool,
+            redis.clone(),
             revocation_keys.clone(),
         ));
 
@@ -100,7 +99,7 @@ impl Application {
         let replica = uuid::Uuid::new_v4();
         let status = FanoutStatus::default();
         let subscriber = Subscriber {
-            redis_url: shared.redis.url.clone(),
+            settings: shared.redis.clone(),
             client_name: client_name(&shared.redis.key_prefix),
             channels: channels.clone(),
             hub: Arc::clone(&hub),

@@ -42,11 +42,10 @@ impl Application {
         }
         let verifier = Verifier::new(keys.ring, &config.tokens.issuer, &config.tokens.audience);
         tracing::info!(signing_kid = keys.signer.kid(), accepted_kids = ?verifier.ring().kids(), "keys loaded");
-        // The auth crate's extractor takes a pool; only bearer-authenticated
-        // routes (me, logout) use it, never a login.
+        // Only bearer-authenticated routes (me, logout) use it, never a login.
         let auth = Arc::new(Authenticator::new(
             verifier,
-            platform::redis::pool(&shared.redis)?,
+            platform::redis::shared(&shared.redis)?,
             RevocationKeys::new(shared.redis.key_prefix.clone()),
         ));
         let prometheus =

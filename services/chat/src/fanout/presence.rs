@@ -11,9 +11,10 @@
 //! `PRESENCE_TTL`; only then is a room's whole hash read. Each call returns the
 //! users that came or went, and the one call that saw a change announces it.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use deadpool_redis::redis::{self, Script};
+use platform::redis::slots;
 use uuid::Uuid;
 
 /// `ARGV`: replica, alive (ms), key lifetime (ms), then `op, user, name` per
@@ -178,7 +179,7 @@ impl Presence {
         format!("{}{room}", self.key_prefix)
     }
 
-    /// Applies each room's changes (none: a heartbeat), in one pipeline.
+    /// Applies each room's changes (none: a heartbeat), pipelined.
     pub async fn update(&self, rooms: &[RoomUpdate]) -> anyhow::Result<Vec<Updated>> {
         if rooms.is_empty() {
             return Ok(Vec::new());
@@ -189,17 +190,23 @@ impl Presence {
             .as_millis()
             .to_string();
         let key_ms = (self.ttl * 2).as_millis().to_string();
-        let mut conn = self.redis.clone();
-        // SCRIPT LOAD first (cheap, once per pipeline): a restarted Redis has
-        // forgotten the script, and EVALSHA in a pipeline does not load it.
-        let mut pipe = redis::pipe();
-        pipe.load_script(&self.update).ignore();
-        for update in rooms {
+        // One pipeline per slot on a cluster (a pipeline keeps to one), each
+        // preceded by SCRIPT LOAD (cheap): a restarted Redis, or a node that
+        // took over, has forgotten the script, and a pipelined EVALSHA does not
+        // load it by itself.
+        let cluster = self.redis.is_cluster();
+        let mut groups: HashMap<u16, (redis::Pipeline, Vec<usize>)> = HashMap::new();
+        for (at, update) in rooms.iter().enumerate() {
+            let key = self.key(&update.room);
+            let slot = if cluster { slots::slot(&key) } else { 0 };
+            let (pipe, members) = groups.entry(slot).or_insert_with(|| {
+                let mut pipe = redis::pipe();
+                pipe.load_script(&self.update).ignore();
+                (pipe, Vec::new())
+            });
+            members.push(at);
             let mut call = self.update.prepare_invoke();
-            call.key(self.key(&update.room))
-                .arg(&self.replica)
-                .arg(&alive_ms)
-                .arg(&key_ms);
+            call.key(key).arg(&self.replica).arg(&alive_ms).arg(&key_ms);
             for (user, name) in &update.came {
                 call.arg("+").arg(user.to_string()).arg(&**name);
             }
@@ -208,8 +215,19 @@ impl Presence {
             }
             pipe.invoke_script(&call);
         }
-        let replies: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
-        Ok(replies.into_iter().map(|r| updated(&r)).collect())
+        let sent = futures_util::future::try_join_all(groups.into_values().map(|(pipe, at)| {
+            let mut conn = self.redis.clone();
+            async move {
+                let replies: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
+                redis::RedisResult::Ok(at.into_iter().zip(replies).collect::<Vec<_>>())
+            }
+        }))
+        .await?;
+        let mut results = vec![Updated::default(); rooms.len()];
+        for (at, reply) in sent.into_iter().flatten() {
+            results[at] = updated(&reply);
+        }
+        Ok(results)
     }
 
     /// The users present in a room, on any replica.

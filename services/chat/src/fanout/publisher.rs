@@ -10,12 +10,13 @@
 //! full queue lets go is simply not seen.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use deadpool_redis::redis;
+use platform::redis::{pubsub, slots};
 use rand::RngExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -193,23 +194,35 @@ impl Publisher {
         }
     }
 
-    /// One pipeline on one connection, so the batch reaches every subscriber in
-    /// the order it was stored.
+    /// One pipeline on one connection, so a batch reaches every subscriber in
+    /// the order it was stored. On a cluster (sharded channels, `SPUBLISH`) a
+    /// pipeline must keep to one slot: one per slot, in order within each —
+    /// which keeps each room's order, as a room is one channel — sent at once.
     async fn publish(&self, batch: &[Outgoing]) -> anyhow::Result<()> {
         let now = wire::now_micros();
-        let mut pipe = redis::pipe();
+        let cluster = self.redis.is_cluster();
+        let command = pubsub::publish_command(cluster);
+        let mut pipes: HashMap<u16, redis::Pipeline> = HashMap::new();
         for item in batch {
-            match item {
-                Outgoing::Message(d) => {
-                    pipe.publish(self.channels.room(&d.room), wire::encode(d, now))
-                }
-                Outgoing::Event { channel, payload } => pipe.publish(channel, payload),
-            }
-            .ignore();
+            let (channel, payload) = match item {
+                Outgoing::Message(d) => (self.channels.room(&d.room), wire::encode(d, now)),
+                Outgoing::Event { channel, payload } => (channel.clone(), payload.clone()),
+            };
+            let slot = if cluster { slots::slot(&channel) } else { 0 };
+            pipes
+                .entry(slot)
+                .or_default()
+                .cmd(command)
+                .arg(channel)
+                .arg(payload)
+                .ignore();
         }
-        let send = async {
+        let send = futures_util::future::try_join_all(pipes.into_values().map(|pipe| {
             let mut conn = self.redis.clone();
-            pipe.query_async::<()>(&mut conn).await?;
+            async move { pipe.query_async::<()>(&mut conn).await }
+        }));
+        let send = async {
+            send.await?;
             anyhow::Ok(())
         };
         tokio::time::timeout(PUBLISH_TIMEOUT, send)

@@ -22,9 +22,10 @@ use std::{
 };
 
 use auth::{Revocation, RevocationKeys};
-use deadpool_redis::redis::{
-    self, AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value,
-    aio::MultiplexedConnection,
+use deadpool_redis::redis::{self, PushInfo, PushKind};
+use platform::{
+    redis::pubsub::{self, Subscription},
+    settings::RedisSettings,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -37,8 +38,6 @@ use super::{
 };
 use crate::{fanout::Hub, metrics::Metrics};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 const PING_EVERY: Duration = Duration::from_secs(5);
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -58,7 +57,7 @@ impl FanoutStatus {
 }
 
 pub struct Subscriber {
-    pub redis_url: String,
+    pub settings: RedisSettings,
     /// `CLIENT SETNAME` value; names the replica in `CLIENT LIST`.
     pub client_name: String,
     pub channels: Channels,
@@ -93,8 +92,7 @@ enum Push {
 }
 
 struct Connected {
-    conn: MultiplexedConnection,
-    pushes: mpsc::UnboundedReceiver<PushInfo>,
+    sub: Subscription,
     subscribed: HashSet<Topic>,
 }
 
@@ -137,36 +135,16 @@ impl Subscriber {
     }
 
     async fn connect(&self) -> anyhow::Result<Connected> {
-        let info = self.redis_url.as_str().into_connection_info()?;
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let tcp = info.tcp_settings().clone().set_nodelay(true);
-        let client = redis::Client::open(info.set_redis_settings(settings).set_tcp_settings(tcp))?;
-        let (tx, pushes) = mpsc::unbounded_channel();
-        let config = AsyncConnectionConfig::new()
-            .set_push_sender(tx)
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let mut conn = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
-        redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(&self.client_name)
-            .query_async::<()>(&mut conn)
-            .await?;
+        let mut sub = Subscription::connect(&self.settings, &self.client_name).await?;
         // Changes queued before now are covered by subscribing to every topic.
         let _ = self.hub.subscription_changes();
         let topics = self.hub.topics();
-        let mut names: Vec<String> = topics.iter().map(|t| self.channels.of(t)).collect();
-        names.push(self.channels.revocations().to_owned());
-        conn.subscribe(&names).await?;
+        let names: Vec<String> = topics.iter().map(|t| self.channels.of(t)).collect();
+        sub.subscribe(&names).await?;
+        sub.subscribe_broadcast(self.channels.revocations()).await?;
         self.hub.subscribed(&rooms_of(&topics));
         let connected = Connected {
-            conn,
-            pushes,
+            sub,
             subscribed: topics.into_iter().collect(),
         };
         self.count_rooms(&connected);
@@ -180,16 +158,42 @@ impl Subscriber {
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => return Ok(()),
-                push = c.pushes.recv() => match push {
-                    Some(p) => self.on_pushes(p, &mut c.pushes)?,
+                push = c.sub.pushes.recv() => match push {
+                    Some(p) => {
+                        let lost = self.on_pushes(p, &mut c.sub.pushes);
+                        if lost {
+                            self.on_node_lost(c).await?;
+                        }
+                    }
                     None => anyhow::bail!("push channel closed"),
                 },
                 () = self.hub.subscriptions_changed() => self.apply_changes(c).await?,
                 _ = ping.tick() => {
-                    redis::cmd("PING").query_async::<Value>(&mut c.conn).await?;
+                    if let Err(e) = c.sub.ping().await {
+                        if !c.sub.survives_disconnection() {
+                            return Err(e.into());
+                        }
+                        tracing::warn!(error = %e, "a redis cluster node did not answer");
+                        self.hub.request_sweep();
+                    }
                 }
             }
         }
+    }
+
+    /// A node's connection dropped. One Redis: this subscription is over
+    /// (reconnect). A cluster: the connection resubscribes by itself, but what
+    /// was published meanwhile is lost to it, so every room is swept and the
+    /// revocations announced meanwhile are looked up.
+    async fn on_node_lost(&self, c: &Connected) -> anyhow::Result<()> {
+        if !c.sub.survives_disconnection() {
+            anyhow::bail!("disconnected");
+        }
+        tracing::warn!("a redis cluster node's connection dropped; sweeping every room");
+        self.metrics.redis_reconnects.inc();
+        self.hub.request_sweep();
+        self.recheck_revocations().await;
+        Ok(())
     }
 
     /// One `SUBSCRIBE` and one `UNSUBSCRIBE` for every change since the last turn.
@@ -208,13 +212,13 @@ impl Subscriber {
         }
         if !subscribe.is_empty() {
             let names: Vec<String> = subscribe.iter().map(|t| self.channels.of(t)).collect();
-            c.conn.subscribe(&names).await?;
+            c.sub.subscribe(&names).await?;
             c.subscribed.extend(subscribe.iter().cloned());
             confirmed.extend(subscribe);
         }
         if !unsubscribe.is_empty() {
             let names: Vec<String> = unsubscribe.iter().map(|t| self.channels.of(t)).collect();
-            c.conn.unsubscribe(&names).await?;
+            c.sub.unsubscribe(&names).await?;
             for topic in &unsubscribe {
                 c.subscribed.remove(topic);
             }
@@ -242,19 +246,16 @@ impl Subscriber {
 
     /// Handles `first` and every push already waiting behind it, offering the
     /// room messages among them to the hub as one batch. Pushes keep their
-    /// order: a revocation first offers what came before it.
-    fn on_pushes(
-        &self,
-        first: PushInfo,
-        pushes: &mut mpsc::UnboundedReceiver<PushInfo>,
-    ) -> anyhow::Result<()> {
+    /// order: a revocation first offers what came before it. True when a
+    /// connection dropped (the rest waits for the caller to decide).
+    fn on_pushes(&self, first: PushInfo, pushes: &mut mpsc::UnboundedReceiver<PushInfo>) -> bool {
         let mut batch = Vec::new();
         let mut next = Some(first);
         let mut taken = 0;
         while let Some(push) = next.take() {
             if push.kind == PushKind::Disconnection {
                 self.hub.offer(&batch);
-                anyhow::bail!("disconnected");
+                return true;
             }
             match self.decode(push) {
                 Some(Push::Room(delivery)) => batch.push(delivery),
@@ -288,17 +289,11 @@ impl Subscriber {
             }
         }
         self.hub.offer(&batch);
-        Ok(())
+        false
     }
 
     fn decode(&self, push: PushInfo) -> Option<Push> {
-        if push.kind != PushKind::Message {
-            return None;
-        }
-        let mut data = push.data.into_iter();
-        let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
-            return None;
-        };
+        let (channel, payload) = pubsub::message(push)?;
         let (Ok(channel), Ok(payload)) = (
             redis::from_redis_value::<String>(channel),
             redis::from_redis_value::<Vec<u8>>(payload),
@@ -367,7 +362,7 @@ impl Subscriber {
         for (sid, jti) in logins {
             let mut pipe = redis::pipe();
             pipe.exists(self.revocation_keys.sid(sid))
-                .exists(self.revocation_keys.jti(jti));
+                .exists(self.revocation_keys.jti(sid, jti));
             match pipe.query_async::<(bool, bool)>(&mut conn).await {
                 Ok((true, _)) => {
                     self.hub.revoke(sid);

@@ -11,7 +11,8 @@ use crate::helpers::{User, spawn_cluster};
 
 /// Kills this test's subscriber connections only, found by their client name.
 async fn kill_subscribers(app: &crate::helpers::Cluster) -> usize {
-    let mut conn = app.redis.get().await.unwrap();
+    // CLIENT LIST and KILL act on one node: this test runs on one Redis.
+    let mut conn = testkit::redis::pool().get().await.unwrap();
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
         .query_async(&mut conn)

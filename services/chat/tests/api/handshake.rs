@@ -33,7 +33,7 @@ async fn bad_tokens_are_refused_with_401_json_before_the_upgrade() {
     let app = spawn_app().await;
     let user = User::new("ann");
     let revoked = User::new("revoked");
-    let mut conn = app.redis.get().await.unwrap();
+    let mut conn = app.redis.clone();
     RevocationKeys::new(app.prefix.clone())
         .revoke(&mut conn, revoked.sid, None, 900, RevocationReason::Logout)
         .await

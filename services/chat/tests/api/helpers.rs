@@ -97,7 +97,7 @@ pub struct Cluster {
     pub prefix: String,
     pub keys: Keys,
     pub replicas: Vec<Replica>,
-    pub redis: deadpool_redis::Pool,
+    pub redis: platform::redis::Shared,
     pub http: reqwest::Client,
 }
 
@@ -118,7 +118,7 @@ pub async fn spawn_cluster(replicas: usize, tweak: impl Fn(&mut Config)) -> Clus
         prefix,
         keys,
         replicas: Vec::new(),
-        redis: testkit::redis::pool(),
+        redis: testkit::redis::connection(),
         http: reqwest::Client::new(),
     };
     for _ in 0..replicas {
@@ -162,7 +162,7 @@ impl Cluster {
         for replica in &mut self.replicas {
             let _ = replica.shut_down().await;
         }
-        testkit::redis::clear_prefix(&self.redis, &self.prefix).await;
+        testkit::redis::clear(&self.prefix).await;
         self.db.drop_now().await;
     }
 
@@ -218,7 +218,7 @@ impl Cluster {
 
     /// What the verification service does on logout.
     pub async fn logout(&self, user: &User) {
-        let mut conn = self.redis.get().await.expect("redis");
+        let mut conn = self.redis.clone();
         RevocationKeys::new(self.prefix.clone())
             .revoke(&mut conn, user.sid, None, 900, RevocationReason::Logout)
             .await

@@ -41,7 +41,7 @@ async fn wait_replicas(app: &Cluster, room: &str, user: &User, n: usize) {
     let key = format!("{}chat:presence:{room}", app.prefix);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let mut conn = app.redis.get().await.unwrap();
+        let mut conn = app.redis.clone();
         let entry: Option<String> = conn.hget(&key, user.id.to_string()).await.unwrap();
         let count = entry
             .and_then(|e| serde_json::from_str::<Value>(&e).ok())

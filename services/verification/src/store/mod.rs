@@ -2,10 +2,11 @@
 //! PostgreSQL. Each function takes the connection it runs on and answers with the
 //! client library's own error; the domain decides what an error means.
 //!
-//! Redis Cluster is planned: every script or MULTI here touches the keys of one
-//! hash slot only. An address's keys share the slot of its contract-named code
-//! key, a login's session shares the slot of its revocation mark (both by a hash
-//! tag naming that key), and per-IP counters are updated in calls of their own.
+//! On a Redis Cluster every script or MULTI here touches the keys of one hash
+//! slot only. An address's keys share the slot of its contract-named code key
+//! (by a tag that hashes there, whatever the address holds), a login's session
+//! shares the slot of its revocation mark, and per-IP counters are updated in
+//! blocks of their own.
 
 pub mod client_limits;
 pub mod codes;
@@ -13,6 +14,7 @@ pub mod legacy_sessions;
 pub mod sessions;
 pub mod users;
 
+use platform::redis::slots;
 use uuid::Uuid;
 
 /// Redis key names, all under `REDIS_KEY_PREFIX`.
@@ -39,19 +41,24 @@ impl Keys {
         format!("{}email_verification:{email}", self.prefix)
     }
 
-    /// In the code key's hash slot (addresses never hold braces, so the code
-    /// key is its own hash input, and naming it as the tag lands here there).
+    /// In the code key's hash slot. The code key is named by the contract and
+    /// holds the address verbatim, braces included, so it cannot serve as a
+    /// tag itself; a short tag that hashes to its slot can.
     pub fn cooldown(&self, email: &str) -> String {
         format!(
-            "{}email_verification_cooldown:{{{}}}",
+            "{}email_verification_cooldown:{{{}}}:{email}",
             self.prefix,
-            self.code(email)
+            slots::tag_for(&self.code(email))
         )
     }
 
     /// In the code key's hash slot, like [`Keys::cooldown`].
     pub fn sends_to_address(&self, email: &str) -> String {
-        format!("{}rate:send:address:{{{}}}", self.prefix, self.code(email))
+        format!(
+            "{}rate:send:address:{{{}}}:{email}",
+            self.prefix,
+            slots::tag_for(&self.code(email))
+        )
     }
 
     /// `client` is a [`platform::client_ip::limit_key`]: an IPv4 address or an
@@ -84,47 +91,26 @@ impl Keys {
 mod tests {
     use super::*;
 
-    /// Redis Cluster's key slot: CRC16-XMODEM of the hash tag (the text inside
-    /// the first `{…}` pair, if non-empty) or else of the whole key, mod 16384.
-    fn slot(key: &str) -> u16 {
-        let bytes = key.as_bytes();
-        let hashed = bytes
-            .iter()
-            .position(|b| *b == b'{')
-            .and_then(|open| {
-                let close = bytes[open + 1..].iter().position(|b| *b == b'}')?;
-                (close > 0).then(|| &bytes[open + 1..open + 1 + close])
-            })
-            .unwrap_or(bytes);
-        let mut crc: u16 = 0;
-        for byte in hashed {
-            crc ^= u16::from(*byte) << 8;
-            for _ in 0..8 {
-                crc = if crc & 0x8000 != 0 {
-                    (crc << 1) ^ 0x1021
-                } else {
-                    crc << 1
-                };
-            }
-        }
-        crc % 16384
-    }
+    use platform::redis::slots::slot;
 
     #[test]
-    fn crc16_matches_the_cluster_specification() {
-        // The reference value from the Redis Cluster specification.
-        assert_eq!(slot("123456789"), 0x31c3);
-        assert_eq!(slot("{user1000}.following"), slot("{user1000}.followers"));
-    }
-
-    #[test]
-    fn an_addresss_keys_share_one_slot() {
+    fn an_addresss_keys_share_one_slot_whatever_braces_it_holds() {
         let keys = Keys::new("tenant:");
-        let email = "ann.lee+x@example.com";
-        let code = slot(&keys.code(email));
-        assert_eq!(slot(&keys.cooldown(email)), code);
-        assert_eq!(slot(&keys.sends_to_address(email)), code);
-        assert!(keys.code(email).starts_with("tenant:email_verification:"));
+        for email in [
+            "ann.lee+x@example.com",
+            "{ann}@example.com",
+            "a}b{c@x.io",
+            "{}@x.io",
+        ] {
+            let code = slot(&keys.code(email));
+            assert_eq!(slot(&keys.cooldown(email)), code, "{email}");
+            assert_eq!(slot(&keys.sends_to_address(email)), code, "{email}");
+            assert_eq!(
+                keys.code(email),
+                format!("tenant:email_verification:{email}")
+            );
+        }
+        assert_ne!(keys.cooldown("a@x.io"), keys.cooldown("b@x.io"));
     }
 
     #[test]

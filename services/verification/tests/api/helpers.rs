@@ -22,7 +22,7 @@ pub struct TestApp {
     pub smtp: SmtpSink,
     /// Dropped with the app, and the database with it.
     _db: TestDatabase,
-    pub redis: deadpool_redis::Pool,
+    pub redis: platform::redis::Shared,
     pub prefix: String,
     pub keys: KeyPair,
     shutdown: Option<oneshot::Sender<()>>,
@@ -94,7 +94,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
             .unwrap_or_else(|e| panic!("{e}")),
         smtp,
         _db: db,
-        redis: testkit::redis::pool(),
+        redis: testkit::redis::connection(),
         prefix,
         keys,
         shutdown: Some(tx),
@@ -229,11 +229,9 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("PATCH /v1/me: {e}"))
     }
 
-    pub async fn redis_conn(&self) -> deadpool_redis::Connection {
-        self.redis
-            .get()
-            .await
-            .unwrap_or_else(|e| panic!("redis: {e}"))
+    /// A connection to the test Redis (routed by slot on a cluster).
+    pub async fn redis_conn(&self) -> platform::redis::Shared {
+        self.redis.clone()
     }
 
     pub async fn redis_hash(&self, key: &str) -> Vec<(String, String)> {

@@ -1,0 +1,152 @@
+//! A cluster node takes a pipeline only if all of its keys share one slot. The
+//! services' pipelines often put two independent atomic blocks in one round
+//! trip (give back a per-client place, store a session); on a cluster such a
+//! pipeline is cut into runs of consecutive blocks with one slot each, sent in
+//! order, and the replies put back together. A `MULTI … EXEC` block always stays
+//! whole (it must keep to one slot in any case).
+
+use redis::{Arg, Cmd, Pipeline, Value, aio::ConnectionLike};
+
+use super::slots::slot;
+
+/// The slot a command's keys are in, if it has keys.
+fn command_slot(cmd: &Cmd) -> Option<u16> {
+    let mut args = cmd.args_iter().filter_map(|a| match a {
+        Arg::Simple(bytes) => Some(bytes),
+        _ => None,
+    });
+    let name = args.next()?.to_ascii_uppercase();
+    let key = match name.as_slice() {
+        b"MULTI" | b"EXEC" | b"DISCARD" | b"PING" | b"PUBLISH" | b"SCRIPT" | b"INFO" | b"TIME"
+        | b"CLIENT" => None,
+        b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" | b"FCALL" => {
+            let _script = args.next();
+            let keys: usize = std::str::from_utf8(args.next()?).ok()?.parse().ok()?;
+            if keys == 0 { None } else { args.next() }
+        }
+        _ => args.next(),
+    }?;
+    Some(slot(&String::from_utf8_lossy(key)))
+}
+
+/// The pipeline's commands in runs of one slot each, atomic blocks kept whole;
+/// `None` when it all fits in one slot already (the common case: no copying).
+pub fn runs(pipeline: &Pipeline) -> Option<Vec<Pipeline>> {
+    if pipeline.is_transaction() {
+        return None;
+    }
+    // Units: a MULTI … EXEC block, or one command; each with its slot, if any.
+    let mut units: Vec<(Vec<&Cmd>, Option<u16>)> = Vec::new();
+    let mut block: Option<(Vec<&Cmd>, Option<u16>)> = None;
+    for cmd in pipeline.cmd_iter() {
+        let is = |name: &[u8]| {
+            cmd.args_iter()
+                .next()
+                .is_some_and(|a| matches!(a, Arg::Simple(b) if b.eq_ignore_ascii_case(name)))
+        };
+        if let Some((cmds, slot)) = block.as_mut() {
+            cmds.push(cmd);
+            *slot = slot.or_else(|| command_slot(cmd));
+            if is(b"EXEC") || is(b"DISCARD") {
+                units.extend(block.take());
+            }
+        } else if is(b"MULTI") {
+            block = Some((vec![cmd], None));
+        } else {
+            units.push((vec![cmd], command_slot(cmd)));
+        }
+    }
+    units.extend(block);
+    let mut slots = units.iter().filter_map(|(_, s)| *s);
+    let first = slots.next()?;
+    if slots.all(|s| s == first) {
+        return None;
+    }
+    // Consecutive units of one slot (or none) go together, in order.
+    let mut runs: Vec<(Pipeline, Option<u16>)> = Vec::new();
+    for (cmds, slot) in units {
+        let joins = runs
+            .last()
+            .is_some_and(|(_, run)| slot.is_none() || run.is_none() || *run == slot);
+        if !joins {
+            runs.push((Pipeline::new(), slot));
+        }
+        if let Some((pipe, run)) = runs.last_mut() {
+            *run = run.or(slot);
+            for cmd in cmds {
+                pipe.add_command(cmd.clone());
+            }
+        } else {
+            let mut pipe = Pipeline::new();
+            for cmd in cmds {
+                pipe.add_command(cmd.clone());
+            }
+            runs.push((pipe, slot));
+        }
+    }
+    Some(runs.into_iter().map(|(pipe, _)| pipe).collect())
+}
+
+/// Sends the runs in order on `conn` and returns the replies as one pipeline's.
+pub async fn send_runs<C: ConnectionLike>(
+    conn: &mut C,
+    runs: Vec<Pipeline>,
+    offset: usize,
+    count: usize,
+) -> redis::RedisResult<Vec<Value>> {
+    let mut replies = Vec::new();
+    for run in runs {
+        let len = run.len();
+        replies.extend(conn.req_packed_commands(&run, 0, len).await?);
+    }
+    Ok(replies.into_iter().skip(offset).take(count).collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipeline_of_one_slot_is_left_whole() {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET").arg("{a}1").arg(1).cmd("GET").arg("{a}2");
+        assert!(runs(&pipe).is_none());
+    }
+
+    #[test]
+    fn blocks_of_different_slots_become_runs_in_order() {
+        let mut pipe = redis::pipe();
+        pipe.cmd("MULTI")
+            .cmd("DECR")
+            .arg("rate:ip:1.2.3.4")
+            .cmd("EXEC")
+            .cmd("MULTI")
+            .cmd("HSET")
+            .arg("session:x")
+            .arg("f")
+            .arg(1)
+            .cmd("EXPIRE")
+            .arg("session:x")
+            .arg(5)
+            .cmd("EXEC")
+            .cmd("PUBLISH")
+            .arg("chan")
+            .arg("m");
+        let runs = runs(&pipe).expect("two slots");
+        assert_eq!(
+            runs.iter().map(Pipeline::len).collect::<Vec<_>>(),
+            vec![3, 5]
+        );
+    }
+
+    #[test]
+    fn script_keys_decide_the_slot() {
+        let mut first = redis::cmd("EVALSHA");
+        first.arg("abc").arg(1).arg("{a}k").arg("x");
+        let mut keyless = redis::cmd("EVALSHA");
+        keyless.arg("abc").arg(0).arg("x");
+        assert_eq!(command_slot(&first), Some(slot("a")));
+        assert_eq!(command_slot(&keyless), None);
+    }
+}
