@@ -8,9 +8,10 @@ CARGO ?= cargo
 run:
 	@bash scripts/run.sh
 
-## test: every test of the workspace against real Redis, PostgreSQL and SMTP
+## test: every test of the workspace against real Redis, PostgreSQL and SMTP, then the cross-replica and code-rule tests again on a Redis Cluster
 test: services
 	$(CARGO) test --workspace --locked
+	CARGO=$(CARGO) bash scripts/test-cluster.sh
 
 ## lint: formatting and clippy with warnings as errors
 lint:

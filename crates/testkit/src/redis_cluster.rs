@@ -72,7 +72,7 @@ impl RedisCluster {
         let ports = cluster.ports.clone();
         wait_until(Duration::from_secs(30), || {
             let ports = ports.clone();
-            async move { healthy(&ports, 3).await }
+            async move { healthy(&ports, 3).await && replicas_synced(&ports).await }
         })
         .await;
         cluster
@@ -112,11 +112,21 @@ impl RedisCluster {
     /// the cluster reports itself whole again.
     pub async fn wait_for_failover(&self) {
         let ports = self.live_ports();
-        wait_until(Duration::from_secs(30), || {
-            let ports = ports.clone();
-            async move { healthy(&ports, 3).await }
-        })
-        .await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !healthy(&ports, 3).await {
+            if Instant::now() > deadline {
+                let mut view = String::new();
+                if let Ok(mut conn) = connection(ports[0]).await {
+                    view = redis::cmd("CLUSTER")
+                        .arg("NODES")
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                }
+                panic!("no failover within 30 s; live {ports:?}; the cluster as seen:\n{view}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     fn live_ports(&self) -> Vec<u16> {
@@ -214,11 +224,38 @@ async fn healthy(ports: &[u16], masters: usize) -> bool {
         else {
             return false;
         };
-        let serving = nodes
+        // Masters serving slots, all of them live nodes (a killed one is
+        // still listed as a master until its peers mark it failed).
+        let serving: Vec<u16> = nodes
             .lines()
             .filter(|l| l.contains("master") && !l.contains("fail") && l.split(' ').count() > 8)
-            .count();
-        if serving < masters {
+            .filter_map(|l| {
+                let addr = l.split(' ').nth(1)?.split('@').next()?;
+                addr.rsplit_once(':')?.1.parse().ok()
+            })
+            .collect();
+        if serving.len() < masters || !serving.iter().all(|p| ports.contains(p)) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Every replica has finished its first sync: one that has not would never be
+/// promoted (it holds no data to take over with).
+async fn replicas_synced(ports: &[u16]) -> bool {
+    for port in ports {
+        let Ok(mut conn) = connection(*port).await else {
+            return false;
+        };
+        let Ok(info) = redis::cmd("INFO")
+            .arg("replication")
+            .query_async::<String>(&mut conn)
+            .await
+        else {
+            return false;
+        };
+        if info.contains("role:slave") && !info.contains("master_link_status:up") {
             return false;
         }
     }

@@ -84,10 +84,7 @@ impl ConnectionLike for Shared {
             Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
             Self::Cluster(lazy) => Box::pin(async move {
                 let mut conn = lazy.get().await?;
-                match split::runs(pipeline) {
-                    Some(runs) => split::send_runs(&mut conn, runs, offset, count).await,
-                    None => conn.req_packed_commands(pipeline, offset, count).await,
-                }
+                split::send(&mut conn, pipeline, offset, count).await
             }),
         }
     }

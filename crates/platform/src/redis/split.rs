@@ -4,8 +4,17 @@
 //! pipeline is cut into runs of consecutive blocks with one slot each, sent in
 //! order, and the replies put back together. A `MULTI … EXEC` block always stays
 //! whole (it must keep to one slot in any case).
+//!
+//! Each run is sent to its slot's node explicitly: redis-rs routes `PUBLISH` by
+//! its channel as if it were a key and so refuses a block that announces a
+//! change of another slot's keys, though Redis itself accepts it (a classic
+//! channel has no slot).
 
-use redis::{Arg, Cmd, Pipeline, Value, aio::ConnectionLike};
+use redis::{
+    Arg, Cmd, Pipeline, Value,
+    cluster_async::ClusterConnection,
+    cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr},
+};
 
 use super::slots::slot;
 
@@ -29,12 +38,25 @@ fn command_slot(cmd: &Cmd) -> Option<u16> {
     Some(slot(&String::from_utf8_lossy(key)))
 }
 
-/// The pipeline's commands in runs of one slot each, atomic blocks kept whole;
-/// `None` when it all fits in one slot already (the common case: no copying).
-pub fn runs(pipeline: &Pipeline) -> Option<Vec<Pipeline>> {
-    if pipeline.is_transaction() {
-        return None;
+/// How to send a pipeline on a cluster.
+pub enum Plan {
+    /// Whole, to this slot's node (none: no keys, any node).
+    Whole(Option<u16>),
+    /// In runs of one slot each, in order.
+    Runs(Vec<(Pipeline, Option<u16>)>),
+}
+
+pub fn plan(pipeline: &Pipeline) -> Plan {
+    let mut slots = pipeline.cmd_iter().filter_map(command_slot);
+    let first = slots.next();
+    if pipeline.is_transaction() || slots.all(|s| Some(s) == first) {
+        return Plan::Whole(first);
     }
+    Plan::Runs(runs(pipeline))
+}
+
+/// The pipeline's commands in runs of one slot each, atomic blocks kept whole.
+fn runs(pipeline: &Pipeline) -> Vec<(Pipeline, Option<u16>)> {
     // Units: a MULTI … EXEC block, or one command; each with its slot, if any.
     let mut units: Vec<(Vec<&Cmd>, Option<u16>)> = Vec::new();
     let mut block: Option<(Vec<&Cmd>, Option<u16>)> = None;
@@ -57,11 +79,6 @@ pub fn runs(pipeline: &Pipeline) -> Option<Vec<Pipeline>> {
         }
     }
     units.extend(block);
-    let mut slots = units.iter().filter_map(|(_, s)| *s);
-    let first = slots.next()?;
-    if slots.all(|s| s == first) {
-        return None;
-    }
     // Consecutive units of one slot (or none) go together, in order.
     let mut runs: Vec<(Pipeline, Option<u16>)> = Vec::new();
     for (cmds, slot) in units {
@@ -84,26 +101,40 @@ pub fn runs(pipeline: &Pipeline) -> Option<Vec<Pipeline>> {
             runs.push((pipe, slot));
         }
     }
-    Some(runs.into_iter().map(|(pipe, _)| pipe).collect())
+    runs
 }
 
-/// Sends the runs in order on `conn` and returns the replies as one pipeline's.
-pub async fn send_runs<C: ConnectionLike>(
-    conn: &mut C,
-    runs: Vec<Pipeline>,
+fn route(slot: Option<u16>) -> SingleNodeRoutingInfo {
+    match slot {
+        Some(slot) => SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master)),
+        None => SingleNodeRoutingInfo::RandomPrimary,
+    }
+}
+
+/// Sends a pipeline on a cluster as [`plan`] says; the replies as one pipeline's.
+pub async fn send(
+    conn: &mut ClusterConnection,
+    pipeline: &Pipeline,
     offset: usize,
     count: usize,
 ) -> redis::RedisResult<Vec<Value>> {
-    let mut replies = Vec::new();
-    for run in runs {
-        let len = run.len();
-        replies.extend(conn.req_packed_commands(&run, 0, len).await?);
+    match plan(pipeline) {
+        Plan::Whole(slot) => {
+            conn.route_pipeline(pipeline.clone(), offset, count, route(slot))
+                .await
+        }
+        Plan::Runs(runs) => {
+            let mut replies = Vec::new();
+            for (run, slot) in runs {
+                let len = run.len();
+                replies.extend(conn.route_pipeline(run, 0, len, route(slot)).await?);
+            }
+            Ok(replies.into_iter().skip(offset).take(count).collect())
+        }
     }
-    Ok(replies.into_iter().skip(offset).take(count).collect())
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -111,7 +142,7 @@ mod tests {
     fn a_pipeline_of_one_slot_is_left_whole() {
         let mut pipe = redis::pipe();
         pipe.cmd("SET").arg("{a}1").arg(1).cmd("GET").arg("{a}2");
-        assert!(runs(&pipe).is_none());
+        assert!(matches!(plan(&pipe), Plan::Whole(Some(s)) if s == slot("a")));
     }
 
     #[test]
@@ -133,11 +164,11 @@ mod tests {
             .cmd("PUBLISH")
             .arg("chan")
             .arg("m");
-        let runs = runs(&pipe).expect("two slots");
-        assert_eq!(
-            runs.iter().map(Pipeline::len).collect::<Vec<_>>(),
-            vec![3, 5]
-        );
+        let Plan::Runs(runs) = plan(&pipe) else {
+            panic!("two slots")
+        };
+        let lengths: Vec<usize> = runs.iter().map(|(p, _)| p.len()).collect();
+        assert_eq!(lengths, vec![3, 5]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod account;
 mod client_limits;
 mod confirm;
 mod emails;
+mod failover;
 mod helpers;
 mod mail;
 mod operations;

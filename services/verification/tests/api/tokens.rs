@@ -1,7 +1,6 @@
 use std::time::Duration;
 
 use auth::{PublicKeyRing, Verifier};
-use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::helpers::{TestApp, assert_error, json_body, spawn_app, unique_email};
@@ -122,18 +121,16 @@ async fn logout_revokes_the_access_and_refresh_tokens_and_announces_it() {
         .unwrap_or_else(|e| panic!("{e}"))
         .sid;
 
-    let client = deadpool_redis::redis::Client::open(testkit::redis::url())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut pubsub = client
-        .get_async_pubsub()
+    // As a chat replica listens, on one Redis or a cluster.
+    let settings = platform::settings::SharedSettings::for_tests("", &testkit::redis::url()).redis;
+    let mut subscription = platform::redis::pubsub::Subscription::connect(&settings, "test")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let channel = auth::RevocationKeys::new(app.prefix.clone()).channel();
-    pubsub
-        .subscribe(&channel)
+    subscription
+        .subscribe_broadcast(&channel)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut messages = pubsub.into_on_message();
 
     let resp = app.logout(&access, None).await;
     assert_eq!(resp.status(), 204);
@@ -146,12 +143,19 @@ async fn logout_revokes_the_access_and_refresh_tokens_and_announces_it() {
     .await;
     assert_error(app.logout(&access, None).await, 401, "invalid_token").await;
 
-    let msg = tokio::time::timeout(Duration::from_secs(2), messages.next())
-        .await
-        .unwrap_or_else(|_| panic!("no revocation published"))
-        .unwrap_or_else(|| panic!("pubsub closed"));
+    let payload = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            let push = subscription.pushes.recv().await?;
+            if let Some((_, payload)) = platform::redis::pubsub::message(push) {
+                return deadpool_redis::redis::from_redis_value::<Vec<u8>>(payload).ok();
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no revocation published"))
+    .unwrap_or_else(|| panic!("pubsub closed"));
     let payload: auth::Revocation =
-        serde_json::from_slice(msg.get_payload_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&payload).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(payload.sid, sid);
     assert_eq!(payload.reason, auth::RevocationReason::Logout);
 }
