@@ -1,6 +1,6 @@
 """Rules the deployment files must keep, beyond what a schema can say.
 
-    python check-manifests.py k8s base|dev|prod RENDERED.yaml
+    python check-manifests.py k8s base|dev|prod|prod-redis-cluster RENDERED.yaml
     python check-manifests.py compose deploy/compose.yaml
 
 Run by deploy/check.sh. Prints one line per broken rule and exits 1 if any.
@@ -288,6 +288,22 @@ def check_k8s(flavour, path):
         err("%s renders Secrets %s: secrets are created out of git" % (flavour, list(secrets)))
 
 
+def check_redis_cluster(path):
+    """The cluster variant: both services ride out a shard's failover."""
+    with open(path) as f:
+        objs = [o for o in yaml.safe_load_all(f) if o]
+    configmaps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    for o in objs:
+        if o["kind"] != "Deployment":
+            continue
+        for c in o["spec"]["template"]["spec"]["containers"]:
+            env = effective_env(c, configmaps)
+            timeout = int(env.get("REDIS_TIMEOUT_MS", "2000"))
+            if timeout < 3000:
+                err("%s: REDIS_TIMEOUT_MS %s is shorter than a cluster failover (>= 3000)"
+                    % (o["metadata"]["name"], timeout))
+
+
 def check_compose(path):
     base = os.path.dirname(os.path.abspath(path))
     with open(path) as f:
@@ -332,7 +348,10 @@ def check_compose(path):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "k8s":
+    if len(sys.argv) == 4 and sys.argv[1] == "k8s" and sys.argv[2] == "prod-redis-cluster":
+        check_k8s("prod", sys.argv[3])
+        check_redis_cluster(sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "k8s":
         check_k8s(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "compose":
         check_compose(sys.argv[2])

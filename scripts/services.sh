@@ -43,6 +43,13 @@ apt_install() {
 
 ensure_redis() {
   local host port
+  case "$REDIS_URL" in
+    redis+cluster://*|rediss+cluster://*)
+      # A cluster is the operator's (or scripts/redis-cluster.sh's): only checked.
+      local first="${REDIS_URL#*://}"; first="${first##*@}"; first="${first%%,*}"
+      port_open "${first%%:*}" "${first##*:}" || die "the Redis Cluster seed $first is not reachable"
+      log "Redis Cluster seed $first is reachable"; return ;;
+  esac
   host="$(url_host "$REDIS_URL")"; port="$(url_port "$REDIS_URL" 6379)"
   if port_open "$host" "$port"; then log "Redis is reachable at $host:$port"; return; fi
   case "$host" in 127.0.0.1|localhost) ;; *) die "Redis at $REDIS_URL is not reachable (and is not local, so not started here)";; esac
