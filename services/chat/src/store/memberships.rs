@@ -22,25 +22,6 @@ diesel::table! {
     }
 }
 
-/// Makes users members of rooms they joined, with the marker at the room's
-/// newest id when they joined (so joining does not flood a user with unread
-/// history); existing memberships stay as they are.
-pub struct Join<'a> {
-    pub users: Vec<Uuid>,
-    pub rooms: Vec<&'a str>,
-    pub read_ids: Vec<i64>,
-}
-
-statement!(Join, (), |self, out| {
-    out.push_sql("INSERT INTO memberships (user_id, room, read_id) SELECT * FROM unnest(");
-    out.push_bind_param::<Array<diesel::sql_types::Uuid>, _>(&self.users)?;
-    out.push_sql("::uuid[], ");
-    out.push_bind_param::<Array<Text>, _>(&self.rooms)?;
-    out.push_sql("::text[], ");
-    out.push_bind_param::<Array<BigInt>, _>(&self.read_ids)?;
-    out.push_sql("::int8[]) ON CONFLICT (user_id, room) DO NOTHING");
-});
-
 /// Moves read markers forward only, in one statement; returns the markers
 /// that moved. A marker for a room the user is not a member of yet (its join
 /// not written yet) makes the membership.
@@ -50,18 +31,30 @@ pub struct MarkRead<'a> {
     pub ids: Vec<i64>,
 }
 
+/// `INSERT INTO memberships … SELECT * FROM unnest(users, rooms, read ids) `.
+fn insert_rows<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    users: &'b Vec<Uuid>,
+    rooms: &'b Vec<&str>,
+    read_ids: &'b Vec<i64>,
+) -> QueryResult<()> {
+    out.push_sql("INSERT INTO memberships (user_id, room, read_id) SELECT * FROM unnest(");
+    out.push_bind_param::<Array<diesel::sql_types::Uuid>, _>(users)?;
+    out.push_sql("::uuid[], ");
+    out.push_bind_param::<Array<Text>, _>(rooms)?;
+    out.push_sql("::text[], ");
+    out.push_bind_param::<Array<BigInt>, _>(read_ids)?;
+    out.push_sql("::int8[]) ");
+    Ok(())
+}
+
 statement!(
     MarkRead,
     (diesel::sql_types::Uuid, Text, BigInt),
     |self, out| {
-        out.push_sql("INSERT INTO memberships (user_id, room, read_id) SELECT * FROM unnest(");
-        out.push_bind_param::<Array<diesel::sql_types::Uuid>, _>(&self.users)?;
-        out.push_sql("::uuid[], ");
-        out.push_bind_param::<Array<Text>, _>(&self.rooms)?;
-        out.push_sql("::text[], ");
-        out.push_bind_param::<Array<BigInt>, _>(&self.ids)?;
+        insert_rows(&mut out, &self.users, &self.rooms, &self.ids)?;
         out.push_sql(
-            "::int8[]) ON CONFLICT (user_id, room) DO UPDATE \
+            "ON CONFLICT (user_id, room) DO UPDATE \
          SET read_id = GREATEST(memberships.read_id, excluded.read_id) \
          WHERE excluded.read_id > memberships.read_id \
          RETURNING user_id, room, read_id",
@@ -69,7 +62,8 @@ statement!(
     }
 );
 
-/// Memberships a direct room's messages create; returns the ones that are new.
+/// New memberships (a join, or a direct room's message), existing ones left as
+/// they are; returns the ones that are new.
 pub struct AddMembers<'a> {
     pub users: Vec<Uuid>,
     pub rooms: Vec<&'a str>,
@@ -77,13 +71,8 @@ pub struct AddMembers<'a> {
 }
 
 statement!(AddMembers, (diesel::sql_types::Uuid, Text), |self, out| {
-    out.push_sql("INSERT INTO memberships (user_id, room, read_id) SELECT * FROM unnest(");
-    out.push_bind_param::<Array<diesel::sql_types::Uuid>, _>(&self.users)?;
-    out.push_sql("::uuid[], ");
-    out.push_bind_param::<Array<Text>, _>(&self.rooms)?;
-    out.push_sql("::text[], ");
-    out.push_bind_param::<Array<BigInt>, _>(&self.read_ids)?;
-    out.push_sql("::int8[]) ON CONFLICT (user_id, room) DO NOTHING RETURNING user_id, room");
+    insert_rows(&mut out, &self.users, &self.rooms, &self.read_ids)?;
+    out.push_sql("ON CONFLICT (user_id, room) DO NOTHING RETURNING user_id, room");
 });
 
 /// One user's rooms, the room with the newest message first, in one query.
@@ -221,8 +210,10 @@ pub async fn rooms_of(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<V
         .collect())
 }
 
+/// Makes users members of rooms they joined, the marker at the room's newest
+/// id when they joined (so joining does not flood a user with unread history).
 pub async fn join(conn: &mut AsyncPgConnection, joins: &[(Uuid, String, i64)]) -> QueryResult<()> {
-    Join {
+    AddMembers {
         users: joins.iter().map(|(u, _, _)| *u).collect(),
         rooms: joins.iter().map(|(_, r, _)| r.as_str()).collect(),
         read_ids: joins.iter().map(|(_, _, id)| *id).collect(),

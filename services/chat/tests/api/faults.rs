@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 use serde_json::json;
-use testkit::chaos::ChaosProxy;
 
 use crate::helpers::{User, spawn_cluster};
 
@@ -61,16 +60,7 @@ async fn a_killed_subscriber_connection_reconnects_and_fan_out_resumes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn while_redis_is_unreachable_readyz_is_503_and_messages_still_arrive_from_postgres() {
     let mut app = spawn_cluster(1, |_| {}).await;
-    let redis_addr = testkit::redis::url()
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
-    let proxy = ChaosProxy::start(redis_addr).await;
-    let mut config =
-        chat::Config::with_backends(&app.db.url, &proxy.url("redis"), app.keys.public.clone());
-    config.shared.redis.key_prefix = app.prefix.clone();
-    app.add_replica(config).await;
+    let proxy = app.add_replica_behind_proxy(|_| {}).await;
     let (ann, bob) = (User::new("ann"), User::new("bob"));
     let mut a = app.connect(0, "/ws/chat/room/", &ann).await;
     let mut b = app.connect(1, "/ws/chat/room/", &bob).await;

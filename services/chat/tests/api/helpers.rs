@@ -143,6 +143,26 @@ impl Cluster {
         self.wait_ready(self.replicas.len() - 1).await;
     }
 
+    /// Adds a replica whose Redis traffic goes through a chaos proxy (to cut it
+    /// off on demand), with the cluster's settings tweaked by `tweak`.
+    pub async fn add_replica_behind_proxy(
+        &mut self,
+        tweak: impl Fn(&mut Config),
+    ) -> testkit::chaos::ChaosProxy {
+        let redis_addr = testkit::redis::url()
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .parse()
+            .expect("the test Redis is one host:port");
+        let proxy = testkit::chaos::ChaosProxy::start(redis_addr).await;
+        let mut config =
+            Config::with_backends(&self.db.url, &proxy.url("redis"), self.keys.public.clone());
+        config.shared.redis.key_prefix = self.prefix.clone();
+        tweak(&mut config);
+        self.add_replica(config).await;
+        proxy
+    }
+
     /// Waits until the replica's fan-out subscriber is connected.
     pub async fn wait_ready(&self, replica: usize) {
         let deadline = tokio::time::Instant::now() + WAIT;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use testkit::{chaos::ChaosProxy, redis_server::PrivateRedis};
+use testkit::redis_server::PrivateRedis;
 
 use crate::{
     helpers::{User, spawn_cluster},
@@ -57,17 +57,7 @@ async fn redis_killed_and_restarted_under_traffic_loses_nothing_and_reorders_not
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_whose_publish_fails_still_reach_the_other_replica_in_order() {
     let mut app = spawn_cluster(1, fast).await;
-    let redis_addr = testkit::redis::url()
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
-    let proxy = ChaosProxy::start(redis_addr).await;
-    let mut config =
-        chat::Config::with_backends(&app.db.url, &proxy.url("redis"), app.keys.public.clone());
-    config.shared.redis.key_prefix = app.prefix.clone();
-    fast(&mut config);
-    app.add_replica(config).await;
+    let proxy = app.add_replica_behind_proxy(fast).await;
     // Replica 1 publishes through the proxy; replica 0 watches.
     let watcher = app.connect(0, "/ws/chat/room/", &User::new("w")).await;
     let local = app.connect(1, "/ws/chat/room/", &User::new("local")).await;
