@@ -21,6 +21,11 @@ pub fn tag_for(key: &str) -> &'static str {
     tags()[usize::from(slot(key))]
 }
 
+/// A tag (without braces) that hashes to `slot` itself.
+pub fn tag_of_slot(slot: u16) -> &'static str {
+    tags()[usize::from(slot % SLOTS)]
+}
+
 fn hash_input(key: &[u8]) -> &[u8] {
     key.iter()
         .position(|b| *b == b'{')

@@ -9,14 +9,27 @@
 //! its channel as if it were a key and so refuses a block that announces a
 //! change of another slot's keys, though Redis itself accepts it (a classic
 //! channel has no slot).
+//!
+//! A `MULTI` sent to a node that no longer owns its slot gets `MOVED` for each
+//! queued command and `EXECABORT` for the `EXEC`; redis-rs 1.8 reports that as
+//! an aborted transaction and, unlike a plain `MOVED`, never refreshes its slot
+//! map for it. After a failover every transaction on the lost master's slots
+//! then failed until the process restarted (seen in the failover test: 15 s of
+//! `503`s, and on). [`send`] makes redis-rs refresh by sending one keyed
+//! read-only command to the slot, which gets the plain `MOVED`, and retries.
+
+use std::time::Duration;
 
 use redis::{
-    Arg, Cmd, Pipeline, Value,
+    Arg, Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value,
     cluster_async::ClusterConnection,
     cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr},
 };
 
-use super::slots::slot;
+use super::slots::{slot, tag_of_slot};
+
+/// Tries of a transaction whose slot moved: the first, and after each refresh.
+const MOVED_TRIES: u32 = 3;
 
 /// The slot a command's keys are in, if it has keys.
 fn command_slot(cmd: &Cmd) -> Option<u16> {
@@ -119,18 +132,72 @@ pub async fn send(
     count: usize,
 ) -> redis::RedisResult<Vec<Value>> {
     match plan(pipeline) {
-        Plan::Whole(slot) => {
-            conn.route_pipeline(pipeline.clone(), offset, count, route(slot))
-                .await
-        }
+        Plan::Whole(slot) => send_to_slot(conn, pipeline, offset, count, slot).await,
         Plan::Runs(runs) => {
             let mut replies = Vec::new();
             for (run, slot) in runs {
                 let len = run.len();
-                replies.extend(conn.route_pipeline(run, 0, len, route(slot)).await?);
+                replies.extend(send_to_slot(conn, &run, 0, len, slot).await?);
             }
             Ok(replies.into_iter().skip(offset).take(count).collect())
         }
+    }
+}
+
+/// One pipeline to its slot's master; a transaction the slot's old owner
+/// refused is retried once redis-rs has learned the new owner.
+async fn send_to_slot(
+    conn: &mut ClusterConnection,
+    pipeline: &Pipeline,
+    offset: usize,
+    count: usize,
+    slot: Option<u16>,
+) -> redis::RedisResult<Vec<Value>> {
+    let mut tries = 1;
+    loop {
+        let sent = conn
+            .route_pipeline(pipeline.clone(), offset, count, route(slot))
+            .await;
+        match (sent, slot) {
+            (Err(err), Some(slot)) if tries < MOVED_TRIES && slot_moved(&err) => {
+                tries += 1;
+                refresh_slot(conn, slot).await;
+            }
+            (sent, _) => return sent,
+        }
+    }
+}
+
+/// Whether a transaction was refused because its slot is served elsewhere
+/// now, or is between owners (a failover in progress).
+fn slot_moved(err: &RedisError) -> bool {
+    err.kind() == ErrorKind::Server(ServerErrorKind::ExecAbort)
+        && err.clone().into_server_errors().is_some_and(|errors| {
+            errors.iter().any(|(_, e)| {
+                matches!(
+                    e.kind(),
+                    Some(
+                        ServerErrorKind::Moved
+                            | ServerErrorKind::Ask
+                            | ServerErrorKind::ReadOnly
+                            | ServerErrorKind::ClusterDown
+                            | ServerErrorKind::MasterDown
+                            | ServerErrorKind::TryAgain
+                    )
+                )
+            })
+        })
+}
+
+/// A keyed read of `slot`: its plain `MOVED` (or the wait redis-rs makes on
+/// `CLUSTERDOWN`) makes redis-rs rebuild its slot map. The reply itself does
+/// not matter; a failure here shows again in the retried transaction.
+async fn refresh_slot(conn: &mut ClusterConnection, slot: u16) {
+    let mut probe = redis::cmd("EXISTS");
+    probe.arg(format!("{{{}}}", tag_of_slot(slot)));
+    let refreshed: redis::RedisResult<Value> = probe.query_async(conn).await;
+    if refreshed.is_err() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
