@@ -97,6 +97,9 @@ pub fn limit_key(ip: IpAddr) -> String {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;

@@ -40,8 +40,10 @@ pub enum ClientFrame {
     Ping,
 }
 
+/// Fields the contract does not name are refused rather than ignored: a
+/// misspelt `since` would otherwise join without catch-up, silently.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum Typed {
     Message {
         room: String,
@@ -69,8 +71,11 @@ enum Typed {
     Ping {},
 }
 
-/// The seed form the original Django client sends.
+/// The seed form the original Django client sends, exactly: a frame that
+/// names a room or a `client_id` but forgot `type` must not go to the URL room
+/// with its idempotency key dropped.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Seed {
     message: String,
 }
@@ -210,6 +215,9 @@ impl ServerFrame<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod props;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -109,6 +109,9 @@ pub fn direct_room_name(a: Uuid, b: Uuid) -> String {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

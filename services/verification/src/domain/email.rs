@@ -82,6 +82,9 @@ fn domain_ok(domain: &str) -> bool {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
