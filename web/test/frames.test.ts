@@ -31,7 +31,6 @@ describe('parseServerFrame', () => {
     ['not json', 'not JSON'],
     ['[]', 'object'],
     ['{"room":"r"}', 'type'],
-    ['{"type":"shout"}', 'unknown frame type'],
     ['{"type":"joined"}', 'room'],
     ['{"type":"error"}', 'code'],
     ['{"type":"message","id":"1","room":"r","user":"A","user_id":"u","message":"x","timestamp":"t"}', 'id'],
@@ -40,6 +39,42 @@ describe('parseServerFrame', () => {
     ['{"type":"message","id":1,"room":"r","user":"A","user_id":"u","timestamp":"t"}', 'string'],
     ['{"type":"message","id":1,"room":"r","user":"A","user_id":"u","message":"x","timestamp":"t","client_id":5}', 'client_id'],
   ])('rejects %s', (text, why) => {
+    expect(() => parseServerFrame(text)).toThrow(FrameParseError);
+    expect(() => parseServerFrame(text)).toThrow(why);
+  });
+
+  it('parses read, typing, member and presence frames', () => {
+    expect(parseServerFrame('{"type":"read","room":"r","user_id":"u","id":120}')).toEqual({ type: 'read', room: 'r', user_id: 'u', id: 120 });
+    expect(parseServerFrame('{"type":"typing","room":"r","user_id":"u","user":"Ann"}')).toEqual({
+      type: 'typing',
+      room: 'r',
+      user_id: 'u',
+      user: 'Ann',
+    });
+    expect(parseServerFrame('{"type":"member","room":"dm.a.b"}')).toEqual({ type: 'member', room: 'dm.a.b' });
+    expect(parseServerFrame('{"type":"presence","room":"r","user_id":"u","user":"Ann","online":false}')).toEqual({
+      type: 'presence',
+      room: 'r',
+      user_id: 'u',
+      user: 'Ann',
+      online: false,
+    });
+  });
+
+  it('ignores frame types it does not know (the contract may add more)', () => {
+    expect(parseServerFrame('{"type":"shout","room":"r"}')).toBeUndefined();
+    expect(parseServerFrame('{"type":"reaction"}')).toBeUndefined();
+  });
+
+  it.each([
+    ['{"type":"read","room":"r","user_id":"u"}', 'id'],
+    ['{"type":"read","room":"r","user_id":"u","id":-3}', 'id'],
+    ['{"type":"read","user_id":"u","id":3}', 'room'],
+    ['{"type":"typing","room":"r","user_id":"u"}', 'user'],
+    ['{"type":"member"}', 'room'],
+    ['{"type":"presence","room":"r","user_id":"u","user":"A","online":"yes"}', 'online'],
+    ['{"type":"presence","room":"r","user":"A","online":true}', 'user_id'],
+  ])('rejects the malformed %s', (text, why) => {
     expect(() => parseServerFrame(text)).toThrow(FrameParseError);
     expect(() => parseServerFrame(text)).toThrow(why);
   });
@@ -60,5 +95,8 @@ describe('encodeClientFrame', () => {
       client_id: 'c-1',
     });
     expect(encodeClientFrame({ type: 'ping' })).toBe('{"type":"ping"}');
+    expect(encodeClientFrame({ type: 'read', room: 'r', id: 120 })).toBe('{"type":"read","room":"r","id":120}');
+    expect(encodeClientFrame({ type: 'typing', room: 'r' })).toBe('{"type":"typing","room":"r"}');
+    expect(encodeClientFrame({ type: 'leave', room: 'r', forget: true })).toBe('{"type":"leave","room":"r","forget":true}');
   });
 });

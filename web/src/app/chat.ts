@@ -1,36 +1,36 @@
-/** The signed-in screen: rooms, messages, composer, profile, connection state. */
+/**
+ * The signed-in screen: the room list (the service's `GET /v1/rooms`, with unread counts
+ * kept live), the open room's messages, composer, who is online and typing, profile and
+ * connection state.
+ *
+ * Every listed room is joined on the one socket, so its badge follows new messages; only
+ * the open room loads history. The open room is marked read up to the newest message in
+ * view while the page is visible.
+ */
 
 import {
   ApiError,
   describeError,
   directPeer,
-  directRoom,
   isDirectRoom,
-  isUuid,
   LOBBY,
-  normalizeRoomInput,
   type ChatMessage,
   type ChatSocket,
   type ChatverifyClient,
-  type PendingMessage,
+  type ReadFrame,
 } from '../client';
-import { byId, clear, h } from './dom';
-import { connectionLabel, frameErrorText, fullTime, shortTime } from './format';
+import { byId, h } from './dom';
+import { connectionLabel, frameErrorText } from './format';
+import { chatLayout } from './layout';
+import { insertMessages, messageItems, newestVisibleId, unreadAfter, type Room } from './messages-view';
+import { RoomActivity } from './room-activity';
+import { recall, remember } from './remembered';
+import { RoomList } from './room-list';
+import { wireSidebarForms } from './sidebar-forms';
+import { Toast } from './toast';
 
 const PAGE = 50;
 const MAX_MESSAGE_CHARS = 4000;
-
-interface Room {
-  name: string;
-  /** Sorted by id, no duplicates. */
-  messages: ChatMessage[];
-  ids: Set<number>;
-  hasOlder: boolean;
-  loadingOlder: boolean;
-  loaded: boolean;
-  unread: number;
-  error?: string;
-}
 
 export interface ChatViewOptions {
   /** A signed-in client. When its session ends (`signed_out`), the owner destroys the view. */
@@ -40,9 +40,13 @@ export interface ChatViewOptions {
 export class ChatView {
   private readonly client: ChatverifyClient;
   private readonly socket: ChatSocket;
-  private readonly rooms = new Map<string, Room>();
+  private readonly me: string;
+  /** The rooms, their messages as far as loaded, and their unread counts. */
+  private readonly list: RoomList;
   /** Display names seen per user id (to title direct rooms). */
   private readonly names = new Map<string, string>();
+  private readonly activity: RoomActivity;
+  private readonly toaster: Toast;
   private active = LOBBY;
   private readonly disposers: (() => void)[] = [];
   private readonly root: HTMLElement;
@@ -65,8 +69,9 @@ export class ChatView {
   constructor(root: HTMLElement, options: ChatViewOptions) {
     this.root = root;
     this.client = options.client;
+    this.me = this.client.user?.id ?? '';
     this.socket = this.client.socket();
-    root.replaceChildren(this.layout());
+    root.replaceChildren(chatLayout(this.client.user));
     this.el = {
       conn: byId(root, 'conn'),
       roomList: byId(root, 'room-list'),
@@ -82,92 +87,61 @@ export class ChatView {
       who: byId(root, 'who'),
       nameInput: byId<HTMLInputElement>(root, 'display-name'),
     };
+    this.activity = new RoomActivity(root, { client: this.client, me: this.me, names: this.names });
+    this.toaster = new Toast(this.el.toast);
+    this.list = new RoomList({
+      client: this.client,
+      socket: this.socket,
+      me: this.me,
+      names: this.names,
+      list: this.el.roomList,
+      active: () => this.active,
+      title: (name) => this.title(name),
+      open: (name) => this.select(name),
+      leave: (name) => this.dropRoom(name, true),
+      removed: (name) => this.dropRoom(name, false),
+      rendered: () => {
+        this.el.roomTitle.textContent = this.title(this.active);
+        this.el.input.placeholder = `Message ${this.title(this.active)}`;
+      },
+    });
     this.wire();
-    const saved = this.loadRoomList();
-    for (const name of saved) this.addRoom(name);
-    this.select(saved.includes(this.active) ? this.active : (saved[0] ?? LOBBY));
+    const last = recall(this.activeKey());
+    this.select(typeof last === 'string' && this.list.has(last) ? last : LOBBY);
     this.renderProfile();
     this.socket.connect();
     this.renderConnection();
+    void this.list.refresh();
   }
 
   destroy(): void {
+    this.list.destroy();
     for (const d of this.disposers) d();
+    this.activity.destroy();
+    this.toaster.dispose();
     this.socket.close();
+    document.title = 'chatverify';
   }
 
-  // ---- layout ----------------------------------------------------------------------
-
-  private layout(): HTMLElement {
-    const user = this.client.user;
-    return h('div', { class: 'app' },
-      h('header', { class: 'topbar' },
-        h('button', { id: 'rooms-toggle', class: 'rooms-toggle', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'sidebar' }, 'Rooms'),
-        h('h1', { class: 'brand' }, 'chatverify'),
-        h('span', { id: 'conn', class: 'conn', role: 'status', 'aria-live': 'polite', 'aria-label': 'Connection' }, 'Not connected'),
-        h('button', { id: 'signout', type: 'button' }, 'Sign out'),
-      ),
-      h('div', { class: 'layout' },
-        h('aside', { id: 'sidebar', class: 'sidebar', 'aria-label': 'Rooms and profile' },
-          h('nav', { 'aria-label': 'Your rooms' },
-            h('h2', { class: 'section-title' }, 'Rooms'),
-            h('ul', { id: 'room-list', class: 'room-list' }),
-          ),
-          h('form', { id: 'join-form', class: 'stack', novalidate: true },
-            h('label', { for: 'join-room' }, 'Room name'),
-            h('div', { class: 'row' },
-              h('input', { id: 'join-room', name: 'room', autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', maxlength: 64, placeholder: 'e.g. general', 'aria-describedby': 'join-help' }),
-              h('button', { type: 'submit' }, 'Join'),
-            ),
-            h('p', { id: 'join-help', class: 'help' }, 'Lower-case letters, digits, - and _.'),
-          ),
-          h('form', { id: 'dm-form', class: 'stack', novalidate: true },
-            h('label', { for: 'dm-user' }, 'Direct message: user id'),
-            h('div', { class: 'row' },
-              h('input', { id: 'dm-user', name: 'user', autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', placeholder: 'their user id (UUID)' }),
-              h('button', { type: 'submit' }, 'Message'),
-            ),
-          ),
-          h('section', { class: 'profile stack', 'aria-labelledby': 'profile-title' },
-            h('h2', { id: 'profile-title', class: 'section-title' }, 'You'),
-            h('p', { id: 'who' }),
-            h('p', { class: 'help' }, 'Your user id (others start a direct message with it): ',
-              h('code', { id: 'my-id' }, user?.id ?? ''), ' ',
-              h('button', { id: 'copy-id', type: 'button', class: 'link', 'aria-label': 'Copy your user id' }, 'Copy')),
-            h('form', { id: 'name-form', class: 'stack', novalidate: true },
-              h('label', { for: 'display-name' }, 'Display name'),
-              h('div', { class: 'row' },
-                h('input', { id: 'display-name', name: 'display_name', maxlength: 32, autocomplete: 'nickname' }),
-                h('button', { type: 'submit' }, 'Save'),
-              ),
-            ),
-          ),
-        ),
-        h('main', { class: 'room', 'aria-labelledby': 'room-title' },
-          h('h2', { id: 'room-title', class: 'room-title' }, '#lobby'),
-          h('div', { id: 'messages', class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: 0, 'aria-labelledby': 'room-title' },
-            h('button', { id: 'older', type: 'button', class: 'older link' }, 'Load older messages'),
-            h('ol', { id: 'message-list', class: 'message-list' }),
-          ),
-          h('form', { id: 'composer', class: 'composer', novalidate: true },
-            h('label', { for: 'message', class: 'visually-hidden' }, 'Message'),
-            h('textarea', { id: 'message', name: 'message', rows: 1, placeholder: 'Write a message', 'aria-describedby': 'composer-help' }),
-            h('button', { type: 'submit', class: 'primary' }, 'Send'),
-            h('p', { id: 'composer-help', class: 'visually-hidden' }, 'Enter sends, Shift+Enter starts a new line.'),
-          ),
-        ),
-      ),
-      h('div', { id: 'toast', class: 'toast', role: 'alert', 'aria-live': 'assertive', hidden: true }),
-    );
-  }
+  // ---- events ----------------------------------------------------------------------
 
   private wire(): void {
-    const root = this.root;
     const s = this.socket;
     this.disposers.push(
-      s.on('state', () => this.renderConnection()),
+      s.on('state', (state) => {
+        this.renderConnection();
+        if (state === 'open') this.list.retry();
+      }),
       s.on('message', (m) => this.onMessage(m)),
       s.on('pending', () => this.renderMessages('keep')),
+      s.on('joined', (room) => {
+        if (room === this.active) void this.activity.refreshPresence(room);
+      }),
+      s.on('read', (f) => this.onRead(f)),
+      s.on('typing', (f) => this.activity.onTyping(f)),
+      s.on('presence', (f) => this.activity.onPresence(f)),
+      // A first direct message from someone: the service made us a member; list it.
+      s.on('member', () => void this.list.refresh()),
       s.on('error', (frame) => {
         this.toast(frameErrorText(frame));
         if (frame.code === 'forbidden' || frame.code === 'invalid_room') this.renderMessages('keep');
@@ -177,84 +151,35 @@ export class ChatView {
     // Countdown in "Reconnecting in N s".
     const timer = setInterval(() => this.socket.state === 'reconnecting' && this.renderConnection(), 1000);
     this.disposers.push(() => clearInterval(timer));
-    // Timers sleep with the device: check the token when the page is back.
-    const wake = () => {
-      if (document.visibilityState === 'visible') this.client.checkSession();
+    const visibility = () => {
+      if (document.visibilityState === 'visible') {
+        this.client.checkSession(); // timers sleep with the device
+        this.markSeen(); // what arrived while hidden is read now
+      } else {
+        this.socket.flushReads(); // the page may not come back
+      }
     };
-    document.addEventListener('visibilitychange', wake);
-    globalThis.addEventListener('online', wake);
+    const online = () => this.client.checkSession();
+    const pagehide = () => this.socket.flushReads();
+    document.addEventListener('visibilitychange', visibility);
+    globalThis.addEventListener('online', online);
+    globalThis.addEventListener('pagehide', pagehide);
     this.disposers.push(() => {
-      document.removeEventListener('visibilitychange', wake);
-      globalThis.removeEventListener('online', wake);
+      document.removeEventListener('visibilitychange', visibility);
+      globalThis.removeEventListener('online', online);
+      globalThis.removeEventListener('pagehide', pagehide);
     });
 
-    byId(root, 'signout').addEventListener('click', async () => {
+    byId(this.root, 'signout').addEventListener('click', async () => {
       this.socket.close();
       await this.client.logout(); // ends the session: the owner shows the sign-in form
     });
-
     this.el.toggle.addEventListener('click', () => this.setSidebar(this.el.toggle.getAttribute('aria-expanded') !== 'true'));
-
-    byId<HTMLFormElement>(root, 'join-form').addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      const input = byId<HTMLInputElement>(root, 'join-room');
-      const name = normalizeRoomInput(input.value);
-      if (!name) {
-        this.toast(describeError(new ApiError('invalid_room', 'invalid room', 400)), input);
-        input.focus();
-        return;
-      }
-      input.value = '';
-      this.addRoom(name);
-      this.select(name);
-    });
-
-    byId<HTMLFormElement>(root, 'dm-form').addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      const input = byId<HTMLInputElement>(root, 'dm-user');
-      const me = this.client.user?.id;
-      const other = input.value.trim().toLowerCase();
-      if (!me || !isUuid(other)) {
-        this.toast('Enter the other person’s user id: a UUID like 0b6f2c1e-…', input);
-        input.focus();
-        return;
-      }
-      if (other === me) {
-        this.toast('That is your own user id. Enter someone else’s.', input);
-        input.focus();
-        return;
-      }
-      input.value = '';
-      const room = directRoom(me, other);
-      this.addRoom(room);
-      this.select(room);
-    });
-
-    byId(root, 'copy-id').addEventListener('click', async () => {
-      const id = this.client.user?.id ?? '';
-      try {
-        await navigator.clipboard.writeText(id);
-        this.toast('User id copied.');
-      } catch {
-        this.toast(`Your user id: ${id}`);
-      }
-    });
-
-    byId<HTMLFormElement>(root, 'name-form').addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      const name = this.el.nameInput.value.trim();
-      if (name.length < 1 || [...name].length > 32) {
-        this.toast('A display name is 1 to 32 characters.', this.el.nameInput);
-        return;
-      }
-      try {
-        await this.client.updateMe(name);
-        // New messages carry the name of the token the socket connected with.
-        this.socket.reconnect();
-        this.toast('Display name saved.');
-      } catch (err) {
-        this.toast(describeError(err), this.el.nameInput);
-      }
+    wireSidebarForms(this.root, {
+      client: this.client,
+      open: (room) => this.select(room),
+      toast: (text, field) => this.toast(text, field),
+      renamed: () => this.socket.reconnect(),
     });
 
     this.el.composer.addEventListener('submit', (ev) => {
@@ -267,86 +192,102 @@ export class ChatView {
         this.sendCurrent();
       }
     });
-    this.el.input.addEventListener('input', () => this.autosize());
+    this.el.input.addEventListener('input', () => {
+      this.autosize();
+      if (this.el.input.value.trim() !== '') this.socket.typing(this.active); // throttled by the socket
+    });
 
     this.el.older.addEventListener('click', () => void this.loadOlder());
     this.el.log.addEventListener('scroll', () => {
       if (this.el.log.scrollTop < 80) void this.loadOlder();
+      this.markSeen();
     }, { passive: true });
   }
 
-  // ---- rooms -----------------------------------------------------------------------
-
-  private storageKey(): string {
-    return `chatverify.rooms.${this.client.user?.id ?? 'anon'}`;
-  }
-
-  private loadRoomList(): string[] {
-    try {
-      const raw = localStorage.getItem(this.storageKey());
-      const list: unknown = raw ? JSON.parse(raw) : null;
-      if (Array.isArray(list) && list.every((r) => typeof r === 'string') && list.length > 0) return list as string[];
-    } catch {
-      // fall through
+  private onMessage(m: ChatMessage): void {
+    const room = this.list.get(m.room);
+    if (!room) return;
+    this.names.set(m.user_id, m.user);
+    if (!insertMessages(room, [m])) return;
+    this.list.book.message(m, false); // counted; markSeen below settles the open room's count
+    this.activity.onMessage(m);
+    if (m.room === this.active) {
+      this.renderMessages('follow');
+      this.markSeen();
     }
-    return [LOBBY];
+    this.list.render();
   }
 
-  private saveRoomList(): void {
-    try {
-      localStorage.setItem(this.storageKey(), JSON.stringify([...this.rooms.keys()]));
-    } catch {
-      // not fatal
-    }
+  /** A read marker moved: the user's own (another tab or device) clears the badge here too. */
+  private onRead(f: ReadFrame): void {
+    if (f.user_id !== this.me) return;
+    const room = this.list.get(f.room);
+    if (this.list.book.read(f.room, f.id, room && unreadAfter(room, f.id, this.me))) this.list.render();
   }
 
-  private addRoom(name: string): Room {
-    let room = this.rooms.get(name);
-    if (room) return room;
-    room = { name, messages: [], ids: new Set(), hasOlder: false, loadingOlder: false, loaded: false, unread: 0 };
-    this.rooms.set(name, room);
-    this.saveRoomList();
-    void this.loadRoom(room);
-    this.renderRooms();
-    return room;
+  // ---- rooms ------------------------------------------------------------------------
+
+  /** Removes a room from the list; `forget` also ends the membership (the leave button). */
+  private dropRoom(name: string, forget: boolean): void {
+    if (name === LOBBY) return;
+    this.list.remove(name);
+    this.activity.forget(name);
+    this.socket.leave(name, { forget });
+    if (this.active === name) this.select(this.list.first());
+    this.list.render();
   }
 
-  private removeRoom(name: string): void {
-    this.rooms.delete(name);
-    this.socket.leave(name);
-    this.saveRoomList();
-    if (this.active === name) this.select(this.rooms.keys().next().value ?? LOBBY);
-    if (this.rooms.size === 0) this.addRoom(LOBBY);
-    this.renderRooms();
+  private select(name: string): void {
+    const room = this.list.opened(name);
+    this.active = name;
+    remember(this.activeKey(), name);
+    if (!room.loaded && !room.loading) void this.loadRoom(room);
+    this.setSidebar(false);
+    this.list.render();
+    this.renderMessages('bottom');
+    this.activity.show(name);
+    if (this.socket.isJoined(name)) void this.activity.refreshPresence(name);
+    this.markSeen();
   }
 
-  /** Newest page of history, then join with `since` = its last id, so nothing falls in between. */
+  /** Newest page of history; a room not joined yet joins from its newest id, so nothing falls in between. */
   private async loadRoom(room: Room): Promise<void> {
     room.error = undefined;
+    room.loading = true;
     try {
       const page = await this.client.history(room.name, { limit: PAGE });
-      if (this.rooms.get(room.name) !== room) return;
-      this.insert(room, page);
+      if (this.list.get(room.name) !== room) return;
+      for (const m of page) this.names.set(m.user_id, m.user);
+      insertMessages(room, page);
       room.hasOlder = page.length === PAGE;
       room.loaded = true;
+      const newest = page.at(-1);
+      if (newest) this.list.book.shown(newest);
+      // A listed room is joined already, from its listed newest id: everything since arrives live.
+      const joined = this.socket.joinedRooms.includes(room.name);
       this.socket.markSeen(room.name, page.map((m) => m.id));
-      this.socket.join(room.name, { since: page.at(-1)?.id ?? 0 });
+      if (!joined) this.socket.join(room.name, { since: newest?.id ?? 0 });
     } catch (err) {
-      if (this.rooms.get(room.name) !== room) return;
+      if (this.list.get(room.name) !== room) return;
       if (err instanceof ApiError && (err.code === 'forbidden' || err.code === 'invalid_room')) {
         this.toast(describeError(err));
-        this.removeRoom(room.name);
+        this.dropRoom(room.name, false);
         return;
       }
       room.error = `History could not be loaded: ${describeError(err)}`;
       // Live messages still arrive; history is retried when the room is opened again.
       this.socket.join(room.name);
+    } finally {
+      room.loading = false;
     }
-    if (room.name === this.active) this.renderMessages('bottom');
+    if (room.name === this.active) {
+      this.renderMessages('bottom');
+      this.markSeen();
+    }
   }
 
   private async loadOlder(): Promise<void> {
-    const room = this.rooms.get(this.active);
+    const room = this.list.get(this.active);
     if (!room || !room.loaded || !room.hasOlder || room.loadingOlder) return;
     const oldest = room.messages[0]?.id;
     if (oldest === undefined) return;
@@ -355,7 +296,7 @@ export class ChatView {
     try {
       const page = await this.client.history(room.name, { before: oldest, limit: PAGE });
       room.hasOlder = page.length === PAGE;
-      this.insert(room, page);
+      insertMessages(room, page);
       if (room.name === this.active) this.renderMessages('preserve');
     } catch (err) {
       this.toast(describeError(err));
@@ -365,46 +306,22 @@ export class ChatView {
     }
   }
 
-  private insert(room: Room, messages: ChatMessage[]): number {
-    let added = 0;
-    for (const m of messages) {
-      this.names.set(m.user_id, m.user);
-      if (room.ids.has(m.id)) continue;
-      room.ids.add(m.id);
-      room.messages.push(m);
-      added++;
-    }
-    if (added) room.messages.sort((a, b) => a.id - b.id);
-    return added;
-  }
-
-  private onMessage(m: ChatMessage): void {
-    const room = this.rooms.get(m.room);
-    if (!room) return;
-    if (!this.insert(room, [m])) return;
-    if (m.room === this.active) {
-      this.renderMessages('follow');
-    } else if (m.user_id !== this.client.user?.id) {
-      room.unread++;
-      this.renderRooms();
-    }
-    if (isDirectRoom(m.room)) this.renderRooms();
-  }
-
-  private select(name: string): void {
-    const room = this.rooms.get(name) ?? this.addRoom(name);
-    this.active = name;
-    room.unread = 0;
-    if (!room.loaded && room.error) void this.loadRoom(room);
-    this.setSidebar(false);
-    this.renderRooms();
-    this.renderMessages('bottom');
-    this.el.input.placeholder = `Message ${this.title(name)}`;
+  /**
+   * Marks the open room read up to the newest message in view, when the page is visible
+   * (the socket coalesces the frames). The badge keeps counting what is below the view.
+   */
+  private markSeen(): void {
+    if (document.visibilityState !== 'visible') return;
+    const room = this.list.get(this.active);
+    if (!room || !(room.loaded || room.error)) return;
+    const id = newestVisibleId(this.el.log, this.el.list);
+    if (id === undefined) return;
+    this.socket.markRead(room.name, id);
+    if (this.list.book.read(room.name, id, unreadAfter(room, id, this.me))) this.list.render();
   }
 
   private title(name: string): string {
-    const me = this.client.user?.id ?? '';
-    const peer = directPeer(name, me);
+    const peer = directPeer(name, this.me);
     if (peer) return `@${this.names.get(peer) ?? `${peer.slice(0, 8)}…`}`;
     if (isDirectRoom(name)) return 'direct room';
     return `#${name}`;
@@ -452,26 +369,6 @@ export class ChatView {
     if (document.activeElement !== this.el.nameInput) this.el.nameInput.value = user.display_name;
   }
 
-  private renderRooms(): void {
-    const list = this.el.roomList;
-    clear(list);
-    for (const room of this.rooms.values()) {
-      const current = room.name === this.active;
-      const label = this.title(room.name);
-      list.append(h('li', { class: current ? 'current' : null },
-        h('button', {
-          type: 'button', class: 'room-button', 'aria-current': current ? 'page' : null,
-          onclick: () => this.select(room.name), title: room.name,
-        },
-          h('span', { class: 'room-name' }, label),
-          room.unread > 0 ? h('span', { class: 'unread', 'aria-label': `${room.unread} unread` }, String(room.unread)) : null,
-        ),
-        h('button', { type: 'button', class: 'leave', 'aria-label': `Leave ${label}`, title: 'Leave', onclick: () => this.removeRoom(room.name) }, '×'),
-      ));
-    }
-    this.el.roomTitle.textContent = this.title(this.active);
-  }
-
   private renderOlderButton(room: Room): void {
     this.el.older.hidden = !room.loaded || !room.hasOlder;
     this.el.older.textContent = room.loadingOlder ? 'Loading…' : 'Load older messages';
@@ -483,57 +380,30 @@ export class ChatView {
    * `keep`: leave the scroll position alone.
    */
   private renderMessages(scroll: 'bottom' | 'follow' | 'preserve' | 'keep'): void {
-    const room = this.rooms.get(this.active);
+    const room = this.list.get(this.active);
     if (!room) return;
     const log = this.el.log;
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     const fromBottom = log.scrollHeight - log.scrollTop;
-    const me = this.client.user?.id;
-    const items: HTMLElement[] = [];
-    if (room.error) items.push(h('li', { class: 'notice' }, room.error));
-    if (room.loaded && room.messages.length === 0) items.push(h('li', { class: 'notice' }, `No messages in ${this.title(room.name)} yet. Say hello!`));
-    for (const m of room.messages) {
-      items.push(h('li', { class: m.user_id === me ? 'msg mine' : 'msg', 'data-id': m.id },
-        h('div', { class: 'meta' },
-          h('span', { class: 'sender' }, m.user),
-          h('time', { datetime: m.timestamp, title: fullTime(m.timestamp) }, shortTime(m.timestamp)),
-        ),
-        h('p', { class: 'body' }, m.message),
-      ));
-    }
-    for (const p of this.socket.pending(room.name)) items.push(this.pendingItem(p));
-    this.el.list.replaceChildren(...items);
+    this.el.list.replaceChildren(...messageItems(room, {
+      me: this.me,
+      myName: this.client.user?.display_name ?? 'You',
+      title: this.title(room.name),
+      pending: this.socket.pending(room.name),
+      retry: (id) => this.socket.retry(id),
+      discard: (id) => this.socket.discard(id),
+    }));
     this.renderOlderButton(room);
     if (scroll === 'bottom' || (scroll === 'follow' && atBottom)) log.scrollTop = log.scrollHeight;
     else if (scroll === 'preserve') log.scrollTop = log.scrollHeight - fromBottom;
   }
 
-  private pendingItem(p: PendingMessage): HTMLElement {
-    return h('li', { class: p.failed ? 'msg mine pending failed' : 'msg mine pending' },
-      h('div', { class: 'meta' },
-        h('span', { class: 'sender' }, this.client.user?.display_name ?? 'You'),
-        h('span', { class: 'status' }, p.failed ? 'Not sent' : 'Sending…'),
-      ),
-      h('p', { class: 'body' }, p.message),
-      p.failed
-        ? h('div', { class: 'row' },
-            h('button', { type: 'button', class: 'link', onclick: () => this.socket.retry(p.clientId) }, 'Retry'),
-            h('button', { type: 'button', class: 'link', onclick: () => this.socket.discard(p.clientId) }, 'Discard'))
-        : null,
-    );
+  private toast(text: string, field?: HTMLElement): void {
+    this.toaster.show(text, field);
   }
 
-  private toastTimer: ReturnType<typeof setTimeout> | undefined;
-
-  private toast(text: string, field?: HTMLElement): void {
-    const t = this.el.toast;
-    t.textContent = text;
-    t.hidden = false;
-    if (field) field.setAttribute('aria-invalid', 'true');
-    clearTimeout(this.toastTimer);
-    this.toastTimer = setTimeout(() => {
-      t.hidden = true;
-      field?.removeAttribute('aria-invalid');
-    }, 6000);
+  /** The open room, remembered per user on this device. */
+  private activeKey(): string {
+    return `chatverify.active.${this.me}`;
   }
 }

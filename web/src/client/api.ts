@@ -1,9 +1,10 @@
-/** The HTTP side of the contract: verification, tokens, account, history. */
+/** The HTTP side of the contract: verification, tokens, account, history, rooms, presence. */
 
 import { backoffDelay } from './backoff';
 import { Emitter } from './emitter';
-import { ApiError, errorFromResponse } from './errors';
-import { parseMessage } from './frames';
+import { ApiError } from './errors';
+import { requestJson, type RequestOptions } from './http';
+import { parseHistory, parsePresence, parseRooms } from './responses';
 import { ChatSocket, type ChatSocketOptions, type SocketAuth } from './socket';
 import {
   browserLock,
@@ -15,7 +16,7 @@ import {
   type SessionStore,
   type StoredSession,
 } from './session';
-import type { ChatMessage, HistoryQuery, SendCodeResult, TokenPair, User } from './types';
+import type { ChatMessage, HistoryQuery, PresentUser, RoomSummary, SendCodeResult, TokenPair, User } from './types';
 
 export interface ClientOptions {
   /** Base URL of the verification service, e.g. `http://127.0.0.1:8081`. */
@@ -42,13 +43,17 @@ export interface ClientEvents extends Record<string, unknown> {
   signed_out: SignOutReason;
 }
 
-interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PATCH';
-  body?: unknown;
-  token?: string;
-}
-
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
+const roomPath = (room: string) => `/v1/rooms/${encodeURIComponent(room)}`;
+
+/** A 200 answer whose body is not the contract's shape is `bad_response`. */
+function checked<T>(parse: (body: unknown) => T, body: unknown, what: string): T {
+  try {
+    return parse(body);
+  } catch (err) {
+    throw new ApiError('bad_response', `bad ${what}: ${(err as Error).message}`, 200, undefined, { cause: err });
+  }
+}
 
 export class ChatverifyClient {
   readonly verificationUrl: string;
@@ -299,16 +304,18 @@ export class ChatverifyClient {
     if (query.after !== undefined) params.set('after', String(query.after));
     if (query.limit !== undefined) params.set('limit', String(query.limit));
     const qs = params.toString();
-    const body = await this.authed<{ messages?: unknown }>(
-      this.chatUrl,
-      `/v1/rooms/${encodeURIComponent(room)}/messages${qs ? `?${qs}` : ''}`,
-    );
-    if (!body || !Array.isArray(body.messages)) throw new ApiError('bad_response', 'history without "messages"', 200);
-    try {
-      return body.messages.map(parseMessage);
-    } catch (err) {
-      throw new ApiError('bad_response', `bad message in history: ${(err as Error).message}`, 200);
-    }
+    const body = await this.authed<unknown>(this.chatUrl, `${roomPath(room)}/messages${qs ? `?${qs}` : ''}`);
+    return checked(parseHistory, body, 'history');
+  }
+
+  /** The caller's rooms with read markers and unread counts, the room with the newest message first. */
+  async rooms(): Promise<RoomSummary[]> {
+    return checked(parseRooms, await this.authed<unknown>(this.chatUrl, '/v1/rooms'), 'room list');
+  }
+
+  /** Who has a socket joined to the room now. Errors: `invalid_room`, `forbidden` (as history). */
+  async presence(room: string): Promise<PresentUser[]> {
+    return checked(parsePresence, await this.authed<unknown>(this.chatUrl, `${roomPath(room)}/presence`), 'presence');
   }
 
   /** The WebSocket URL base (`ws://…`/`wss://…`) of the chat service. */
@@ -337,7 +344,13 @@ export class ChatverifyClient {
 
   /** A chat socket using this session's tokens (not connected until `connect()`). */
   socket(options: Partial<Omit<ChatSocketOptions, 'url' | 'auth'>> = {}): ChatSocket {
-    return new ChatSocket({ random: this.random, ...options, url: this.socketUrl, auth: this.socketAuth() });
+    return new ChatSocket({
+      random: this.random,
+      selfId: () => this.current?.user.id,
+      ...options,
+      url: this.socketUrl,
+      auth: this.socketAuth(),
+    });
   }
 
   // ---- transport -------------------------------------------------------------------
@@ -354,44 +367,7 @@ export class ChatverifyClient {
     }
   }
 
-  private async request<T>(base: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-    if (options.token) headers.Authorization = `Bearer ${options.token}`;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
-    let res: Response;
-    try {
-      res = await this.fetchFn(`${base}${path}`, {
-        method: options.method ?? 'GET',
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: controller.signal,
-        credentials: 'omit',
-      });
-    } catch (err) {
-      clearTimeout(timer);
-      if (controller.signal.aborted) throw new ApiError('timeout', `no answer within ${this.timeoutMs} ms`, 0, undefined, { cause: err });
-      throw new ApiError('network_error', `cannot reach ${base}`, 0, undefined, { cause: err });
-    }
-    try {
-      if (!res.ok) throw await errorFromResponse(res, this.now());
-      if (res.status === 204) return undefined as T;
-      let text: string;
-      try {
-        text = await res.text();
-      } catch (err) {
-        const code = controller.signal.aborted ? 'timeout' : 'network_error';
-        throw new ApiError(code, `the answer from ${base} was cut off`, 0, undefined, { cause: err });
-      }
-      if (text === '') return undefined as T;
-      try {
-        return JSON.parse(text) as T;
-      } catch (err) {
-        throw new ApiError('bad_response', `response is not JSON (HTTP ${res.status})`, res.status, undefined, { cause: err });
-      }
-    } finally {
-      clearTimeout(timer);
-    }
+  private request<T>(base: string, path: string, options: RequestOptions = {}): Promise<T> {
+    return requestJson<T>({ fetch: this.fetchFn, timeoutMs: this.timeoutMs, now: this.now }, base, path, options);
   }
 }

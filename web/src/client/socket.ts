@@ -9,146 +9,31 @@
  * - Close codes: 4001 refresh the token and reconnect; 4003 signed out (no reconnect);
  *   1013 rejoin with `since`; 1001 and anything else reconnect with backoff.
  * - Pings when idle and drops a connection that stops answering.
+ * - Read markers are coalesced per room and typing is throttled (read-markers.ts,
+ *   typing-throttle.ts); frame types it does not know are ignored.
  */
 
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { Emitter } from './emitter';
 import { ApiError } from './errors';
-import { encodeClientFrame, FrameParseError, parseServerFrame, type ClientFrame, type ErrorFrame } from './frames';
+import { encodeClientFrame, FrameParseError, parseServerFrame, type ClientFrame, type ServerFrame } from './frames';
+import { Outbox } from './outbox';
+import { ReadMarkers } from './read-markers';
 import { LOBBY } from './rooms';
 import { SeenTracker } from './seen';
-import type { ChatMessage } from './types';
+import {
+  browserNetwork,
+  CloseCode,
+  type ChatSocketOptions,
+  type ConnectionState,
+  type NetworkMonitor,
+  type PendingMessage,
+  type SocketEvents,
+  type WebSocketLike,
+} from './socket-types';
+import { TypingThrottle } from './typing-throttle';
 
-export type ConnectionState =
-  /** not started */
-  | 'idle'
-  /** opening a socket */
-  | 'connecting'
-  /** connected */
-  | 'open'
-  /** waiting to retry (see `nextRetryAt`) */
-  | 'reconnecting'
-  /** the browser says there is no network; retries when it returns */
-  | 'offline'
-  /** the login was revoked or refused; no retries */
-  | 'signed_out'
-  /** closed by `close()` */
-  | 'closed';
-
-/** Close codes of the contract. */
-export const CloseCode = {
-  Normal: 1000,
-  GoingAway: 1001,
-  Abnormal: 1006,
-  TooBig: 1009,
-  TryAgainLater: 1013,
-  TokenExpired: 4001,
-  TokenRevoked: 4003,
-} as const;
-
-/** What the socket needs from the session (ChatverifyClient.socketAuth()). */
-export interface SocketAuth {
-  /** A usable access token (refreshed first when due). */
-  token(): Promise<string>;
-  /** Rotate the token pair now (after close code 4001). */
-  refresh(): Promise<void>;
-  /**
-   * Asked after repeated failed handshakes (a browser cannot see the 401): is the login still good?
-   * `signed_out` stops the socket.
-   */
-  verify(): Promise<'ok' | 'signed_out' | 'unknown'>;
-  /** Close code 4003: the login was revoked. */
-  revoked(): void;
-}
-
-/** The part of the browser's WebSocket the wrapper uses (so tests can supply a fake). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-
-/** Online/offline signals (the browser's by default). */
-export interface NetworkMonitor {
-  online(): boolean;
-  subscribe(onOnline: () => void, onOffline: () => void): () => void;
-}
-
-export const browserNetwork: NetworkMonitor | undefined =
-  typeof globalThis.addEventListener === 'function' && typeof globalThis.navigator !== 'undefined'
-    ? {
-        online: () => globalThis.navigator.onLine !== false,
-        subscribe(onOnline, onOffline) {
-          globalThis.addEventListener('online', onOnline);
-          globalThis.addEventListener('offline', onOffline);
-          return () => {
-            globalThis.removeEventListener('online', onOnline);
-            globalThis.removeEventListener('offline', onOffline);
-          };
-        },
-      }
-    : undefined;
-
-export interface ChatSocketOptions {
-  /** `ws://host:port` or `wss://…` of the chat service (no path). */
-  url: string;
-  auth: SocketAuth;
-  createSocket?: (url: string) => WebSocketLike;
-  backoff?: BackoffOptions;
-  random?: () => number;
-  /** Idle time before a ping, ms (default 25 000). */
-  pingIntervalMs?: number;
-  /** Silence after a ping that counts as a dead connection, ms (default 10 000). */
-  pongTimeoutMs?: number;
-  /** Time allowed to open, ms (default 15 000). */
-  connectTimeoutMs?: number;
-  /** Open this long before the backoff resets, ms (default 10 000). */
-  stableAfterMs?: number;
-  /** A sent message not echoed within this time is marked failed, ms (default 10 000). */
-  ackTimeoutMs?: number;
-  /** Online/offline signals; the browser's by default, none in Node. */
-  network?: NetworkMonitor | null;
-  /** Per-room memory for deduplication. */
-  maxIdsPerRoom?: number;
-  newClientId?: () => string;
-}
-
-/** A message sent but not yet echoed back as stored. */
-export interface PendingMessage {
-  clientId: string;
-  room: string;
-  message: string;
-  /** Not acknowledged in time, or refused: offer a retry. */
-  failed: boolean;
-  /** The last error frame that arrived while it was in flight, if any. */
-  error?: ErrorFrame;
-}
-
-export interface SocketEvents extends Record<string, unknown> {
-  state: ConnectionState;
-  /** A new stored message of a room this socket is in (never the same (room, id) twice). */
-  message: ChatMessage;
-  joined: string;
-  left: string;
-  /** An `error` frame; the socket stays open. */
-  error: ErrorFrame;
-  /** The pending sends changed. */
-  pending: PendingMessage[];
-  /** A frame that is not the contract's (logged, otherwise ignored). */
-  protocol_error: FrameParseError;
-}
-
-const SEND_ERRORS = new Set(['message_too_long', 'empty_message', 'rate_limited', 'unavailable', 'not_joined']);
-
-interface Outgoing extends PendingMessage {
-  /** The connection generation it was last written on (0: not yet). */
-  sentOn: number;
-  ackTimer?: ReturnType<typeof setTimeout>;
-}
+export * from './socket-types';
 
 function defaultClientId(): string {
   const c = globalThis.crypto as Crypto | undefined;
@@ -161,7 +46,11 @@ export class ChatSocket {
   private readonly seen: SeenTracker;
   /** Rooms the caller wants, and whether the current connection has joined each. */
   private readonly rooms = new Map<string, { joined: boolean }>();
-  private readonly outbox = new Map<string, Outgoing>();
+  private readonly outbox: Outbox;
+  /** Rooms whose membership should end (`leave` with `forget`) once a connection can say so. */
+  private readonly forgets = new Set<string>();
+  private readonly reads: ReadMarkers;
+  private readonly typingThrottle: TypingThrottle;
   private readonly opts: Required<Omit<ChatSocketOptions, 'network' | 'backoff'>> & {
     network: NetworkMonitor | null;
     backoff: BackoffOptions;
@@ -193,12 +82,28 @@ export class ChatSocket {
       ackTimeoutMs: 10_000,
       maxIdsPerRoom: 2000,
       newClientId: defaultClientId,
+      readIntervalMs: 500,
+      typingIntervalMs: 1000,
+      selfId: () => undefined,
       ...options,
       url: options.url.replace(/\/+$/, ''),
       backoff: options.backoff ?? {},
       network: options.network === undefined ? (browserNetwork ?? null) : options.network,
     };
     this.seen = new SeenTracker(this.opts.maxIdsPerRoom);
+    this.reads = new ReadMarkers({
+      intervalMs: this.opts.readIntervalMs,
+      // `read` needs the room joined on this connection (`not_joined` otherwise).
+      write: (room, id) => this.isJoined(room) && this.write({ type: 'read', room, id }),
+    });
+    this.typingThrottle = new TypingThrottle(this.opts.typingIntervalMs);
+    this.outbox = new Outbox({
+      ackTimeoutMs: this.opts.ackTimeoutMs,
+      write: (room, message, clientId) =>
+        this.opened && this.isJoined(room) && this.write({ type: 'message', room, message, client_id: clientId }),
+      generation: () => this.generation,
+      changed: (pending) => this.events.emit('pending', pending),
+    });
   }
 
   // ---- public API ------------------------------------------------------------------
@@ -232,9 +137,7 @@ export class ChatSocket {
 
   /** Sends awaiting their echo, oldest first. */
   pending(room?: string): PendingMessage[] {
-    return [...this.outbox.values()]
-      .filter((m) => room === undefined || m.room === room)
-      .map(({ clientId, room: r, message, failed, error }) => ({ clientId, room: r, message, failed, error }));
+    return this.outbox.list(room);
   }
 
   connect(): void {
@@ -249,6 +152,7 @@ export class ChatSocket {
 
   /** Closes for good (until `connect()` again). Rooms and pending sends are kept. */
   close(): void {
+    this.reads.flushAll();
     this.stopped = true;
     this.unsubscribeNetwork?.();
     this.unsubscribeNetwork = undefined;
@@ -271,6 +175,7 @@ export class ChatSocket {
    * already shown (from history), so the service replays everything after it.
    */
   join(room: string, options: { since?: number } = {}): void {
+    this.forgets.delete(room);
     if (options.since !== undefined) this.seen.advance(room, options.since);
     const known = this.rooms.get(room);
     if (known && options.since === undefined) return;
@@ -278,19 +183,55 @@ export class ChatSocket {
     this.write({ type: 'join', room, ...this.sinceOf(room) });
   }
 
-  leave(room: string): void {
-    if (!this.rooms.delete(room)) return;
+  /**
+   * Stops this socket's delivery of the room. `forget`: also ends the user's membership
+   * (the room leaves their `GET /v1/rooms`); sent on the next connection when offline.
+   */
+  leave(room: string, options: { forget?: boolean } = {}): void {
+    const known = this.rooms.delete(room);
+    if (!known && !options.forget) return;
     this.seen.forget(room);
-    let changed = false;
-    for (const [id, m] of this.outbox) {
-      if (m.room === room) {
-        clearTimeout(m.ackTimer);
-        this.outbox.delete(id);
-        changed = true;
-      }
+    this.reads.forget(room);
+    this.outbox.dropRoom(room);
+    if (!options.forget) {
+      this.write({ type: 'leave', room });
+    } else if (!this.write({ type: 'leave', room, forget: true })) {
+      this.forgets.add(room);
     }
-    if (changed) this.emitPending();
-    this.write({ type: 'leave', room });
+  }
+
+  /**
+   * The user has seen the room up to message `id`. Coalesced: at most one `read` frame per
+   * room every `readIntervalMs` with the highest id, none at or below what the service has;
+   * kept until the room is joined when it cannot go out now.
+   */
+  markRead(room: string, id: number): void {
+    this.reads.mark(room, id);
+  }
+
+  /** The service's marker (e.g. `read_id` of `GET /v1/rooms`): no frame at or below it is sent. */
+  knownRead(room: string, id: number): void {
+    this.reads.known(room, id);
+  }
+
+  /** The highest id marked read through this socket or known to the service. */
+  readMarker(room: string): number | undefined {
+    return this.reads.highest(room);
+  }
+
+  /** Sends every waiting read marker now (the page is being hidden or closed). */
+  flushReads(): void {
+    this.reads.flushAll();
+  }
+
+  /**
+   * Tells the room the user is typing. At most one frame every `typingIntervalMs` (the
+   * service ignores more); nothing when the room is not joined now (typing is not worth
+   * keeping for later). Returns whether a frame went out.
+   */
+  typing(room: string): boolean {
+    if (!this.isJoined(room) || !this.typingThrottle.take()) return false;
+    return this.write({ type: 'typing', room });
   }
 
   /** Marks ids already shown (e.g. from history) so they are not reported again. */
@@ -304,31 +245,18 @@ export class ChatSocket {
    */
   send(room: string, message: string): string {
     const clientId = this.opts.newClientId();
-    const out: Outgoing = { clientId, room, message, failed: false, sentOn: 0 };
-    this.outbox.set(clientId, out);
-    this.transmit(out);
-    this.emitPending();
+    this.outbox.add(clientId, room, message);
     return clientId;
   }
 
   /** Sends a failed message again with the same `client_id` (never stored twice). */
   retry(clientId: string): void {
-    const out = this.outbox.get(clientId);
-    if (!out) return;
-    out.failed = false;
-    out.error = undefined;
-    out.sentOn = 0;
-    this.transmit(out);
-    this.emitPending();
+    this.outbox.retry(clientId);
   }
 
   /** Forgets a pending message (it may still have been stored). */
   discard(clientId: string): void {
-    const out = this.outbox.get(clientId);
-    if (!out) return;
-    clearTimeout(out.ackTimer);
-    this.outbox.delete(clientId);
-    this.emitPending();
+    this.outbox.remove(clientId);
   }
 
   // ---- connection ------------------------------------------------------------------
@@ -392,7 +320,9 @@ export class ChatSocket {
       if (room === LOBBY && since.since === undefined) continue;
       this.write({ type: 'join', room, ...since });
     }
-    for (const out of this.outbox.values()) out.sentOn = 0;
+    this.outbox.connectionOpened();
+    for (const room of this.forgets) if (this.write({ type: 'leave', room, forget: true })) this.forgets.delete(room);
+    this.typingThrottle.reset();
     this.armPing();
   }
 
@@ -515,7 +445,7 @@ export class ChatSocket {
     clearTimeout(this.stableTimer);
     clearTimeout(this.pingTimer);
     clearTimeout(this.pongTimer);
-    for (const out of this.outbox.values()) clearTimeout(out.ackTimer);
+    this.outbox.clearTimers();
   }
 
   private setState(state: ConnectionState): void {
@@ -549,7 +479,7 @@ export class ChatSocket {
       this.events.emit('protocol_error', new FrameParseError('binary frame'));
       return;
     }
-    let frame;
+    let frame: ServerFrame | undefined;
     try {
       frame = parseServerFrame(data);
     } catch (err) {
@@ -559,10 +489,11 @@ export class ChatSocket {
       }
       throw err;
     }
+    if (!frame) return; // a frame type the contract may add later
     switch (frame.type) {
       case 'message': {
         const { type: _type, ...message } = frame;
-        if (message.client_id) this.acknowledge(message.client_id);
+        if (message.client_id) this.outbox.remove(message.client_id);
         if (!this.rooms.has(message.room)) return;
         if (!this.seen.add(message.room, message.id)) return;
         this.events.emit('message', message);
@@ -577,7 +508,8 @@ export class ChatSocket {
         }
         state.joined = true;
         this.events.emit('joined', frame.room);
-        for (const out of this.outbox.values()) if (out.room === frame.room && out.sentOn !== this.generation) this.transmit(out);
+        this.reads.resume(frame.room);
+        this.outbox.roomJoined(frame.room);
         return;
       }
       case 'left': {
@@ -588,43 +520,25 @@ export class ChatSocket {
       }
       case 'pong':
         return;
+      case 'read':
+        if (frame.user_id === this.opts.selfId()) this.reads.known(frame.room, frame.id);
+        this.events.emit('read', frame);
+        return;
+      case 'typing':
+        this.events.emit('typing', frame);
+        return;
+      case 'member':
+        this.events.emit('member', frame);
+        return;
+      case 'presence':
+        this.events.emit('presence', frame);
+        return;
       case 'error': {
-        if (SEND_ERRORS.has(frame.code)) {
-          let changed = false;
-          for (const out of this.outbox.values()) {
-            if (out.sentOn === this.generation && !out.failed) {
-              out.failed = true;
-              out.error = frame;
-              clearTimeout(out.ackTimer);
-              changed = true;
-            }
-          }
-          if (changed) this.emitPending();
-        }
+        this.outbox.errorFrame(frame);
         this.events.emit('error', frame);
         return;
       }
     }
-  }
-
-  private acknowledge(clientId: string): void {
-    const out = this.outbox.get(clientId);
-    if (!out) return;
-    clearTimeout(out.ackTimer);
-    this.outbox.delete(clientId);
-    this.emitPending();
-  }
-
-  private transmit(out: Outgoing): void {
-    if (!this.opened || !this.rooms.get(out.room)?.joined) return;
-    if (!this.write({ type: 'message', room: out.room, message: out.message, client_id: out.clientId })) return;
-    out.sentOn = this.generation;
-    clearTimeout(out.ackTimer);
-    out.ackTimer = setTimeout(() => {
-      if (!this.outbox.has(out.clientId) || out.failed) return;
-      out.failed = true;
-      this.emitPending();
-    }, this.opts.ackTimeoutMs);
   }
 
   private write(frame: ClientFrame): boolean {
@@ -640,9 +554,5 @@ export class ChatSocket {
   private sinceOf(room: string): { since?: number } {
     const since = this.seen.since(room);
     return since === undefined ? {} : { since };
-  }
-
-  private emitPending(): void {
-    this.events.emit('pending', this.pending());
   }
 }

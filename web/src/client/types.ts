@@ -46,3 +46,37 @@ export interface HistoryQuery {
   /** 1..100, the service's default is 50. */
   limit?: number;
 }
+
+/** `200` body of `GET /v1/rooms/{room}/messages`. */
+export interface HistoryResponse {
+  messages: ChatMessage[];
+}
+
+/** One of the caller's memberships in `GET /v1/rooms`. */
+export interface RoomSummary {
+  room: string;
+  /** The room's newest message id (0 while it has none). */
+  last_id: number;
+  /** The caller's read marker: everything up to this id counts as read. */
+  read_id: number;
+  /** Stored messages with id > `read_id` that others sent (exact up to 999, then 999). */
+  unread: number;
+  last_message: ChatMessage | null;
+}
+
+/** `200` body of `GET /v1/rooms`: the room with the newest message first. */
+export interface RoomsResponse {
+  rooms: RoomSummary[];
+}
+
+/** A user with at least one socket joined to a room, on any replica. */
+export interface PresentUser {
+  user_id: string;
+  /** Display name. */
+  user: string;
+}
+
+/** `200` body of `GET /v1/rooms/{room}/presence`. */
+export interface PresenceResponse {
+  users: PresentUser[];
+}
