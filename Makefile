@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test lint fmt services deploy-check check bench
+.PHONY: run test lint fmt services deploy-check check bench api-docs api-check
 
 ## run: Redis + PostgreSQL (reused, started or installed), dev keys, both services
 run:
@@ -21,6 +21,14 @@ lint:
 ## fmt: format the workspace
 fmt:
 	$(CARGO) fmt --all
+
+## api-docs: regenerate docs/api/ (OpenAPI of both services, chat's frames schema and AsyncAPI) from the code
+api-docs: services
+	UPDATE_API_DOCS=1 $(CARGO) test --locked -p verification -p chat --test api api_docs
+
+## api-check: Schemathesis against both running services, from the /openapi.json each serves
+api-check:
+	@bash scripts/schemathesis.sh
 
 ## services: make Redis and PostgreSQL reachable (what `test` needs)
 services:

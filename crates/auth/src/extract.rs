@@ -5,7 +5,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use actix_web::{
     FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, http::StatusCode, web,
 };
-use serde_json::json;
+use platform::http_error::{JsonError, ToJsonError};
 
 use crate::{
     claims::Claims,
@@ -32,29 +32,29 @@ impl AuthError {
     }
 }
 
+/// Rendered by the one JSON error type both services use (`platform::http_error`).
+impl ToJsonError for AuthError {
+    fn to_json_error(&self) -> JsonError<'_> {
+        match self {
+            Self::Unavailable => JsonError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "authentication is temporarily unavailable",
+            )
+            .retry_after(1),
+            other => JsonError::new(StatusCode::UNAUTHORIZED, "invalid_token", other.to_string())
+                .bearer_challenge(),
+        }
+    }
+}
+
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNAUTHORIZED,
-        }
+        self.to_json_error().status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (code, message) = match self {
-            Self::Unavailable => (
-                "unavailable",
-                "authentication is temporarily unavailable".to_owned(),
-            ),
-            other => ("invalid_token", other.to_string()),
-        };
-        let mut resp = HttpResponse::build(self.status_code());
-        if matches!(self, Self::Unavailable) {
-            resp.insert_header(("Retry-After", "1"));
-        } else {
-            resp.insert_header(("WWW-Authenticate", "Bearer"));
-        }
-        resp.json(json!({"error": {"code": code, "message": message}}))
+        self.to_json_error().response()
     }
 }
 

@@ -1,18 +1,57 @@
 //! `/healthz` and `/readyz`, the same for both services.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, get};
 use deadpool_redis::redis;
 use diesel_async::RunQueryDsl;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::database::PgPool;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: Alive,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Alive {
+    Ok,
+}
+
+/// What `/readyz` answers, with 200 or 503.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub status: Ready,
+    /// Each dependency by name (`redis`, `postgres`, and chat's `fanout`).
+    pub checks: BTreeMap<String, Check>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Ready {
+    Ready,
+    Unavailable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    Ok,
+    Down,
+}
+
+/// Liveness: the process serves HTTP.
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "The process is alive", body = Health))
+)]
+#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Health { status: Alive::Ok })
 }
 
 /// Redis answers `PING` (any node, on a cluster) within the check timeout.
@@ -36,13 +75,26 @@ pub async fn postgres_ok(pool: &PgPool) -> bool {
 
 /// 200 when every dependency answers, else 503 naming what is down.
 pub fn report(checks: &[(&str, bool)]) -> HttpResponse {
-    let body: serde_json::Map<String, serde_json::Value> = checks
-        .iter()
-        .map(|(name, ok)| ((*name).to_owned(), json!(if *ok { "ok" } else { "down" })))
-        .collect();
-    if checks.iter().all(|(_, ok)| *ok) {
-        HttpResponse::Ok().json(json!({"status": "ready", "checks": body}))
+    let all_ok = checks.iter().all(|(_, ok)| *ok);
+    let body = Readiness {
+        status: if all_ok {
+            Ready::Ready
+        } else {
+            Ready::Unavailable
+        },
+        checks: checks
+            .iter()
+            .map(|(name, ok)| {
+                (
+                    (*name).to_owned(),
+                    if *ok { Check::Ok } else { Check::Down },
+                )
+            })
+            .collect(),
+    };
+    if all_ok {
+        HttpResponse::Ok().json(body)
     } else {
-        HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable", "checks": body}))
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }

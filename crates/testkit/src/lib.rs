@@ -2,6 +2,7 @@
 //! a real SMTP listener. Nothing here is mocked; each helper isolates one test.
 
 pub mod chaos;
+pub mod committed;
 pub mod keys;
 pub mod logs;
 pub mod postgres;

@@ -1,7 +1,7 @@
 //! The service's one HTTP error type, rendered as the contract's JSON error.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
-use platform::http_error::json_error;
+use platform::http_error::{JsonError, ToJsonError};
 
 use crate::{domain::room::InvalidRoom, store::StoreError};
 
@@ -45,37 +45,39 @@ impl ApiError {
     }
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Auth(e) => e.status_code(),
+/// Status, code and headers, as rendered and as the API description lists them.
+impl ToJsonError for ApiError {
+    fn to_json_error(&self) -> JsonError<'_> {
+        let status = match self {
+            Self::Auth(e) => return e.to_json_error(),
             Self::InvalidRoom(_) | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) | Self::Redis(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManySockets(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let error = JsonError::new(status, self.code(), self.to_string());
+        match self {
+            Self::Unavailable(_) | Self::Redis(_) => error.retry_after(1),
+            Self::TooManySockets(_) => error.retry_after(5),
+            Self::Internal(_) => JsonError::new(status, self.code(), "internal error"),
+            _ => error,
         }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.to_json_error().status
     }
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::Auth(e) => e.error_response(),
-            Self::Internal(e) => {
-                tracing::error!(error = ?e, "internal error");
-                json_error(self.status_code(), self.code(), "internal error", None)
-            }
-            Self::Unavailable(e) => {
-                tracing::warn!(error = %e, "store unavailable");
-                json_error(self.status_code(), self.code(), &self.to_string(), Some(1))
-            }
-            Self::Redis(e) => {
-                tracing::warn!(error = %e, "redis unavailable");
-                json_error(self.status_code(), self.code(), &self.to_string(), Some(1))
-            }
-            Self::TooManySockets(_) => {
-                json_error(self.status_code(), self.code(), &self.to_string(), Some(5))
-            }
-            other => json_error(other.status_code(), other.code(), &other.to_string(), None),
+            Self::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            Self::Unavailable(e) => tracing::warn!(error = %e, "store unavailable"),
+            Self::Redis(e) => tracing::warn!(error = %e, "redis unavailable"),
+            _ => {}
         }
+        self.to_json_error().response()
     }
 }

@@ -9,6 +9,7 @@
 //! - [`socket`]: one task per WebSocket.
 //! - [`routes`]: the HTTP handlers; [`startup`]: wiring, run by `main` and tests.
 
+pub mod api_docs;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -5,11 +5,18 @@ use std::{future::Future, net::TcpListener, sync::Arc};
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use auth::{Authenticator, PublicKeyRing, RevocationKeys, Verifier};
+use platform::{
+    api_docs::ApiDescription,
+    fallback::{KnownRoutes, fallback},
+    http_metrics::MetricsRegistry,
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
 
 use crate::{
+    api_docs,
     config::Config,
     fanout::{
         Channels, Hub,
@@ -79,7 +86,7 @@ impl Application {
 
         let registry = prometheus::Registry::new();
         let metrics = Metrics::register(&registry)?;
-        let prometheus = platform::http_metrics::middleware("chat", registry)?;
+        let prometheus = platform::http_metrics::middleware("chat", registry.clone())?;
 
         let shutdown = CancellationToken::new();
         let draining = CancellationToken::new();
@@ -195,6 +202,10 @@ impl Application {
             presence,
         });
         let auth = web::Data::from(auth);
+        let openapi = api_docs::description(&shared.allowed_origins);
+        let description = web::Data::new(ApiDescription::new(&openapi)?);
+        let known_routes = web::Data::new(KnownRoutes::new(&openapi));
+        let registry = web::Data::new(MetricsRegistry(registry));
         let listener = TcpListener::bind(shared.listen_addr)
             .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", shared.listen_addr))?;
         let port = listener.local_addr()?.port();
@@ -206,8 +217,14 @@ impl Application {
                 .app_data(auth.clone())
                 .app_data(platform::http_error::json_config())
                 .app_data(platform::http_error::query_config())
+                .app_data(routes::path_config())
+                .app_data(description.clone())
+                .app_data(known_routes.clone())
+                .app_data(registry.clone())
+                .into_utoipa_app()
                 .configure(|cfg| routes::configure(cfg, &state.origins))
-                .default_service(web::to(platform::http_error::not_found))
+                .into_app()
+                .default_service(web::to(fallback))
         })
         .workers(shared.workers)
         .on_connect(platform::net::no_delay)

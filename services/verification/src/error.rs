@@ -1,7 +1,7 @@
 //! The service's one error type, rendered as the contract's JSON error.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
-use platform::http_error::json_error;
+use platform::http_error::{JsonError, ToJsonError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -42,9 +42,10 @@ impl ApiError {
     }
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
+/// Status, code and headers, as rendered and as the API description lists them.
+impl ToJsonError for ApiError {
+    fn to_json_error(&self) -> JsonError<'_> {
+        let status = match self {
             Self::InvalidRequest(_) | Self::InvalidEmail | Self::InvalidCode => {
                 StatusCode::BAD_REQUEST
             }
@@ -54,35 +55,31 @@ impl ResponseError for ApiError {
             Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let error = JsonError::new(status, self.code(), self.to_string());
+        match self {
+            // The contract: every 429 carries Retry-After.
+            Self::RateLimited { retry_after, .. } | Self::TooManyAttempts { retry_after } => {
+                error.retry_after(*retry_after)
+            }
+            Self::Unavailable => error.retry_after(1),
+            Self::InvalidToken => error.bearer_challenge(),
+            _ => error,
         }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.to_json_error().status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let retry_after = match self {
-            // The contract: every 429 carries Retry-After.
-            Self::RateLimited { retry_after, .. } | Self::TooManyAttempts { retry_after } => {
-                Some(*retry_after)
-            }
-            Self::Unavailable => Some(1),
-            _ => None,
-        };
         if let Self::Internal(e) = self {
             // The whole cause chain goes to the log; the client gets a generic 500.
             tracing::error!(error = ?e, "request failed");
         }
-        let mut resp = json_error(
-            self.status_code(),
-            self.code(),
-            &self.to_string(),
-            retry_after,
-        );
-        if matches!(self, Self::InvalidToken) {
-            resp.headers_mut().insert(
-                actix_web::http::header::WWW_AUTHENTICATE,
-                actix_web::http::header::HeaderValue::from_static("Bearer"),
-            );
-        }
-        resp
+        self.to_json_error().response()
     }
 }
 

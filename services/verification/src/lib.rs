@@ -4,6 +4,7 @@
 //! parse requests and call `domain`; `domain` holds the rules and uses `store`
 //! (Redis and SQL) and `mail`; `error` and `metrics` are leaves.
 
+pub mod api_docs;
 pub mod config;
 pub mod domain;
 pub mod error;

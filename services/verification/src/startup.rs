@@ -5,10 +5,18 @@ use std::{future::Future, net::TcpListener, sync::Arc};
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use auth::{Authenticator, RevocationKeys, Verifier};
-use platform::{database, http_error};
+use platform::{
+    api_docs::ApiDescription,
+    database,
+    fallback::{KnownRoutes, fallback},
+    http_error,
+    http_metrics::MetricsRegistry,
+};
 use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
 
 use crate::{
+    api_docs,
     config::Config,
     domain::{refresh_token::TagKey, sessions::Sessions, users::Users, verification::Codes},
     mail::{self, MailWorker, settings::TransportKind},
@@ -50,6 +58,7 @@ impl Application {
         ));
         let prometheus =
             platform::http_metrics::middleware("verification", metrics.registry.clone())?;
+        let registry = web::Data::new(MetricsRegistry(metrics.registry.clone()));
         let listener = TcpListener::bind(shared.listen_addr)
             .with_context(|| format!("LISTEN_ADDR: cannot bind {}", shared.listen_addr))?;
         let port = listener.local_addr()?.port();
@@ -77,6 +86,9 @@ impl Application {
             settings: shared.clone(),
         };
         let origins = shared.allowed_origins.clone();
+        let openapi = api_docs::description();
+        let description = web::Data::new(ApiDescription::new(&openapi)?);
+        let known_routes = web::Data::new(KnownRoutes::new(&openapi));
         let server = HttpServer::new(move || {
             let state = web::Data::new(parts.for_this_worker());
             App::new()
@@ -85,9 +97,14 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(state)
                 .app_data(web::Data::from(Arc::clone(&auth)))
+                .app_data(description.clone())
+                .app_data(known_routes.clone())
+                .app_data(registry.clone())
                 .app_data(http_error::json_config())
+                .into_utoipa_app()
                 .configure(routes::configure)
-                .default_service(web::to(http_error::not_found))
+                .into_app()
+                .default_service(web::to(fallback))
         })
         .workers(shared.workers)
         .on_connect(platform::net::no_delay)

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::room::InvalidRoom;
 
 /// Error codes of the `error` frame, as the contract lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidJson,

@@ -1,14 +1,18 @@
 //! The WebSocket wire format: frames a client sends, frames the server sends.
 //! Both are serde enums, so a frame's `type` and an error's `code` are spelled in one
-//! place and cannot drift from what the code matches on.
+//! place and cannot drift from what the code matches on. Their JSON Schemas are
+//! derived from the same types (`docs/api/chat.frames.schema.json`): the client's
+//! from the ones [`ClientFrame::parse`] deserializes into.
 
 use bytestring::ByteString;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
     frame_error::{ErrorCode, FrameError},
     message::StoredMessage,
+    room::RoomName,
 };
 
 /// A frame from the client, parsed but not yet checked against the socket's state.
@@ -40,44 +44,83 @@ pub enum ClientFrame {
     Ping,
 }
 
-/// Fields the contract does not name are refused rather than ignored: a
-/// misspelt `since` would otherwise join without catch-up, silently.
-#[derive(Deserialize)]
+/// A frame with a `type`. Fields the contract does not name are refused
+/// rather than ignored: a misspelt `since` would otherwise join without
+/// catch-up, silently.
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum Typed {
+    /// Send to a joined room.
     Message {
+        #[schemars(with = "RoomName")]
         room: String,
+        /// Any Unicode text but U+0000, not only whitespace, at most
+        /// `max_message_chars` characters (`GET /v1/limits`).
         message: String,
+        /// Makes a retry idempotent: the same user, room and `client_id` never
+        /// store a second message; the stored one is echoed to the sender again.
         #[serde(default)]
+        #[schemars(length(min = 1, max = 64))]
         client_id: Option<String>,
     },
+    /// Join a room (and become its member); with `since`, first every stored
+    /// message with a greater id.
     Join {
+        #[schemars(with = "RoomName")]
         room: String,
         #[serde(default)]
+        #[schemars(range(min = 0))]
         since: Option<i64>,
     },
+    /// Stop this socket's delivery of a room; `forget` also ends the membership.
     Leave {
+        #[schemars(with = "RoomName")]
         room: String,
         #[serde(default)]
         forget: bool,
     },
+    /// The user has read the room up to `id` (at most the room's newest id).
     Read {
+        #[schemars(with = "RoomName")]
         room: String,
+        #[schemars(range(min = 0))]
         id: i64,
     },
+    /// The user is typing in a joined room; more than one a second is ignored.
     Typing {
+        #[schemars(with = "RoomName")]
         room: String,
     },
+    /// Answered with `pong`.
     Ping {},
 }
 
-/// The seed form the original Django client sends, exactly: a frame that
-/// names a room or a `client_id` but forgot `type` must not go to the URL room
-/// with its idempotency key dropped.
-#[derive(Deserialize)]
+/// The seed form the original Django client sends, exactly: a message to the
+/// socket's URL room, told apart from typed frames by having no `type`. A frame
+/// that names a room or a `client_id` but forgot `type` must not go to the URL
+/// room with its idempotency key dropped.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("not" = {"required": ["type"]}))]
 struct Seed {
+    /// As in a typed `message` frame.
     message: String,
+}
+
+/// What [`ClientFrame::parse`] accepts: the seed form, or a typed frame.
+impl JsonSchema for ClientFrame {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ClientFrame".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let seed = generator.subschema_for::<Seed>();
+        let typed = generator.subschema_for::<Typed>();
+        schemars::json_schema!({
+            "description": "A frame from the client: JSON text.",
+            "anyOf": [seed, typed],
+        })
+    }
 }
 
 impl ClientFrame {
@@ -121,38 +164,49 @@ impl ClientFrame {
     }
 }
 
-/// A frame to the client.
-#[derive(Debug, Serialize)]
+/// A frame to the client. A client ignores frame types it does not know.
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
+    /// A stored message, to every socket joined to its room.
     Message(MessageView<'a>),
+    /// The socket now receives the room's messages.
     Joined {
+        #[schemars(with = "RoomName")]
         room: &'a str,
     },
+    /// The socket no longer receives the room's messages.
     Left {
+        #[schemars(with = "RoomName")]
         room: &'a str,
     },
+    /// The answer to `ping`.
     Pong,
-    Error {
-        code: ErrorCode,
-        message: String,
-    },
-    /// A member's read marker moved.
+    /// A refused frame; the socket stays open.
+    Error { code: ErrorCode, message: String },
+    /// A member's read marker moved (also sent to the user's own other sockets).
     Read {
+        #[schemars(with = "RoomName")]
         room: &'a str,
         user_id: uuid::Uuid,
         id: i64,
     },
+    /// A user is typing (never sent back to the typing socket); show it for about 5 s.
     Typing {
+        #[schemars(with = "RoomName")]
         room: &'a str,
         user_id: uuid::Uuid,
         user: &'a str,
     },
-    /// The user became a member of a room without joining it.
+    /// The user became a member of a room without joining it (the recipient
+    /// of a first direct message): the client may now `join` it.
     Member {
+        #[schemars(with = "RoomName")]
         room: &'a str,
     },
+    /// A user's first socket joined the room (`online`), or its last one left.
     Presence {
+        #[schemars(with = "RoomName")]
         room: &'a str,
         user_id: uuid::Uuid,
         user: &'a str,
@@ -161,17 +215,39 @@ pub enum ServerFrame<'a> {
 }
 
 /// A stored message as clients see it, on the socket and in history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema, utoipa::ToSchema)]
 pub struct MessageView<'a> {
+    /// Grows within a room.
     pub id: i64,
+    #[schemars(with = "RoomName")]
+    #[schema(value_type = RoomName)]
     pub room: &'a str,
+    /// The sender's display name when it was sent.
     pub user: &'a str,
     pub user_id: uuid::Uuid,
     pub message: &'a str,
+    /// RFC 3339, microseconds, UTC.
+    #[schemars(extend("format" = "date-time"))]
+    #[schema(format = DateTime)]
     pub timestamp: String,
+    /// The sender's idempotency key, when it gave one.
+    #[schema(required = true)]
     pub client_id: Option<&'a str>,
 }
 
+/// A stored message as a frame outside the socket (history, the room list):
+/// `{"type": "message", ...}`, as a socket receives it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StoredFrame<'a> {
+    Message(MessageView<'a>),
+}
+
+impl<'a> StoredFrame<'a> {
+    pub fn of(m: &'a StoredMessage) -> Self {
+        Self::Message(MessageView::from(m))
+    }
+}
 impl<'a> From<&'a StoredMessage> for MessageView<'a> {
     fn from(m: &'a StoredMessage) -> Self {
         Self {
@@ -289,6 +365,23 @@ mod tests {
         assert_eq!(code(r#"{"type":"dance"}"#), ErrorCode::InvalidRequest);
         assert_eq!(code(r#"{"message":5}"#), ErrorCode::InvalidRequest);
         assert_eq!(code(r#"{"type":"join"}"#), ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn a_stored_frame_is_written_as_the_socket_writes_a_message() {
+        let m = StoredMessage {
+            room: "r".into(),
+            id: 3,
+            user_id: uuid::Uuid::from_u128(7),
+            user_name: "ann".into(),
+            body: "hi".into(),
+            client_id: None,
+            created_at: chrono::DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_string(&StoredFrame::of(&m)).unwrap(),
+            &*ServerFrame::message(&m).encode()
+        );
     }
 
     #[test]

@@ -9,6 +9,19 @@ pub const LOBBY: &str = "lobby";
 
 const MAX_PUBLIC_LEN: usize = 64;
 
+/// Room names as a regular expression, for the API descriptions: a public name,
+/// or `dm.` and two canonical (lower-case, hyphenated) uuids. That the lower id
+/// comes first, and that the two differ, only [`RoomName::parse`] checks.
+pub const ROOM_PATTERN: &str = concat!(
+    r"^([a-z0-9][a-z0-9_-]{0,63}|dm\.",
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.",
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+);
+
+const ROOM_DESCRIPTION: &str = "A public room (a-z, 0-9, _ and -, 1-64 characters, starting \
+     with a letter or digit), or the direct room `dm.<uuid>.<uuid>` of two users, lower id \
+     first, that only those two may use.";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{0:?} is not a room name: use a-z, 0-9, _ and - (1-64 characters, starting with a letter or digit), or dm.<uuid>.<uuid> with the lower id first"
@@ -70,6 +83,32 @@ impl fmt::Display for RoomName {
         f.write_str(&self.name)
     }
 }
+
+impl schemars::JsonSchema for RoomName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RoomName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": ROOM_PATTERN,
+            "description": ROOM_DESCRIPTION,
+        })
+    }
+}
+
+impl utoipa::PartialSchema for RoomName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(ROOM_PATTERN))
+            .description(Some(ROOM_DESCRIPTION))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RoomName {}
 
 fn is_public(raw: &str) -> bool {
     let bytes = raw.as_bytes();

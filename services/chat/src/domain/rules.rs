@@ -7,6 +7,9 @@ use super::{frame_error::FrameError, room::RoomName};
 /// The longest `client_id` the contract allows.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
 
+/// At most one typing notice a second per socket; the rest are ignored.
+pub const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A room the user may enter: well-formed, and theirs if it is a direct room.
 pub fn room_for(user: Uuid, raw: &str) -> Result<RoomName, FrameError> {
     let room = RoomName::parse(raw)?;

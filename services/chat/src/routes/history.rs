@@ -1,31 +1,47 @@
 //! `GET /v1/rooms/{room}/messages?before&after&limit`: a page of stored messages, oldest first.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use auth::Authenticated;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
+use super::{AppState, errors::HistoryErrors};
 use crate::{
-    domain::{RoomName, ServerFrame},
+    domain::{RoomName, frames::StoredFrame},
     error::ApiError,
     store::Page,
 };
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 100;
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MIN_LIMIT: i64 = 1;
+pub const MAX_LIMIT: i64 = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Page back: messages with a smaller id.
     before: Option<i64>,
+    /// Catch up: messages with a greater id.
     after: Option<i64>,
+    /// Messages in the page (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct HistoryBody<'a> {
-    messages: Vec<ServerFrame<'a>>,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HistoryBody<'a> {
+    /// Oldest first.
+    messages: Vec<StoredFrame<'a>>,
 }
 
+/// A page of a room's stored messages, oldest first: with neither `before` nor
+/// `after`, the newest `limit`.
+#[utoipa::path(
+    tag = "rooms",
+    params(("room" = inline(RoomName), Path), HistoryQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The page", body = HistoryBody), HistoryErrors)
+)]
+#[get("/rooms/{room}/messages")]
 #[tracing::instrument(skip(state, caller, query), fields(user = %caller.0.sub))]
 pub async fn messages(
     caller: Authenticated,
@@ -38,9 +54,9 @@ pub async fn messages(
         return Err(ApiError::Forbidden);
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
+    if !(MIN_LIMIT..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::InvalidRequest(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
+            "limit must be between {MIN_LIMIT} and {MAX_LIMIT}"
         )));
     }
     let page = Page {
@@ -50,6 +66,6 @@ pub async fn messages(
     };
     let stored = state.store.page(room.as_str(), page).await?;
     Ok(HttpResponse::Ok().json(HistoryBody {
-        messages: stored.iter().map(ServerFrame::message).collect(),
+        messages: stored.iter().map(StoredFrame::of).collect(),
     }))
 }

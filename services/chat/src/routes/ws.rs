@@ -2,21 +2,73 @@
 //! refused client gets an HTTP error with the contract's JSON body, never a
 //! socket that opens and then closes.
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, get, http::header, web};
 use auth::{AuthError, bearer_token};
 use serde::Deserialize;
 
-use super::AppState;
+use super::{
+    AppState,
+    errors::{LobbySocketErrors, RoomSocketErrors},
+};
 use crate::{domain::RoomName, error::ApiError, socket};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WsQuery {
-    /// Browsers cannot set headers on a WebSocket, so the token may come here.
+    /// Browsers cannot set headers on a WebSocket, so the token may come here
+    /// (described as the `token` security scheme).
+    #[param(ignore)]
     token: Option<String>,
     /// Replay the URL room's stored messages after this id (reconnecting clients).
+    #[param(minimum = 0)]
     since: Option<i64>,
 }
 
+/// Opens a socket in `lobby`. The first frame it receives is `joined`; the
+/// frames are described in `chat.frames.schema.json`. Also served without the
+/// trailing slash.
+#[utoipa::path(
+    tag = "sockets",
+    params(WsQuery),
+    security(("token" = []), ("bearer" = [])),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol (with `Upgrade: websocket`)"),
+        LobbySocketErrors,
+    )
+)]
+#[get("/ws/chat/")]
+pub async fn lobby_socket(
+    req: HttpRequest,
+    body: web::Payload,
+    query: web::Query<WsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    lobby(req, body, query, state).await
+}
+
+/// Opens a socket in `{room}`, as `/ws/chat/` does in `lobby`. A direct room
+/// admits only its two users.
+#[utoipa::path(
+    tag = "sockets",
+    params(("room" = inline(RoomName), Path), WsQuery),
+    security(("token" = []), ("bearer" = [])),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol (with `Upgrade: websocket`)"),
+        RoomSocketErrors,
+    )
+)]
+#[get("/ws/chat/{room}/")]
+pub async fn room_socket(
+    req: HttpRequest,
+    body: web::Payload,
+    room: web::Path<String>,
+    query: web::Query<WsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    self::room(req, body, room, query, state).await
+}
+
+/// `/ws/chat`: the lobby without the trailing slash.
 pub async fn lobby(
     req: HttpRequest,
     body: web::Payload,
@@ -26,6 +78,7 @@ pub async fn lobby(
     connect(&req, body, &query, &state, None).await
 }
 
+/// `/ws/chat/{room}`: a room without the trailing slash.
 pub async fn room(
     req: HttpRequest,
     body: web::Payload,

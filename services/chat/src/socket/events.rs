@@ -4,15 +4,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use actix_ws::CloseCode;
-
 use super::{
     Connection, Stop,
     event::{Event, ReplayRequest},
     rooms::{Live, Replayed, Started},
 };
 use crate::{
-    domain::{FrameError, RoomName, ServerFrame, StoredMessage},
+    domain::{FrameError, RoomName, ServerFrame, SocketClose, StoredMessage},
     fanout::{Delivery, JoinStart, KillReason, Kind},
     pipeline::writer::WriteReply,
     store::{Outcome, Page, Store},
@@ -128,7 +126,7 @@ impl Connection {
         // The first join is the URL's room: without it the socket has nothing.
         if generation == 1 {
             return Err(Stop::Close(
-                CloseCode::Again,
+                SocketClose::TooFarBehind,
                 "cannot join the room now; try again",
             ));
         }
@@ -230,7 +228,7 @@ impl Connection {
         // rejoins with `since` instead.
         let Some(messages) = page else {
             return Err(Stop::Close(
-                CloseCode::Again,
+                SocketClose::TooFarBehind,
                 "history unavailable; rejoin with since",
             ));
         };

@@ -1,17 +1,14 @@
 //! What a socket does with the client's frames.
 
-use actix_ws::{CloseCode, Item, Message, ProtocolError};
+use actix_ws::{Item, Message, ProtocolError};
 use bytes::BytesMut;
 use bytestring::ByteString;
 
 use super::{Connection, Stop, event::Event};
-
-/// At most one typing notice a second per socket; the rest are ignored.
-const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::domain::{
-    ClientFrame, FrameError, NewMessage, RoomName, ServerFrame,
+    ClientFrame, FrameError, NewMessage, RoomName, ServerFrame, SocketClose,
     message::now_micros,
-    rules::{check_body, check_client_id, room_for},
+    rules::{TYPING_EVERY, check_body, check_client_id, room_for},
 };
 
 impl Connection {
@@ -23,14 +20,17 @@ impl Connection {
             None => return Err(Stop::Gone),
             Some(Ok(message)) => message,
             Some(Err(ProtocolError::Overflow)) => {
-                return Err(Stop::Close(CloseCode::Size, "frame too large"));
+                return Err(Stop::Close(SocketClose::FrameTooLarge, "frame too large"));
             }
             Some(Err(ProtocolError::Io(e))) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(Stop::Close(CloseCode::Invalid, "text frame is not UTF-8"));
+                return Err(Stop::Close(
+                    SocketClose::InvalidText,
+                    "text frame is not UTF-8",
+                ));
             }
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "websocket protocol error");
-                return Err(Stop::Close(CloseCode::Protocol, "protocol error"));
+                return Err(Stop::Close(SocketClose::ProtocolError, "protocol error"));
             }
         };
         self.last_heard = std::time::Instant::now();
@@ -67,12 +67,12 @@ impl Connection {
         }
         let Some((is_text, buffer)) = self.partial.as_mut() else {
             return Err(Stop::Close(
-                CloseCode::Protocol,
+                SocketClose::ProtocolError,
                 "continuation without a first frame",
             ));
         };
         if buffer.len() + chunk.len() > self.ctx.limits.max_frame_bytes {
-            return Err(Stop::Close(CloseCode::Size, "frame too large"));
+            return Err(Stop::Close(SocketClose::FrameTooLarge, "frame too large"));
         }
         buffer.extend_from_slice(&chunk);
         if !last {
@@ -87,7 +87,10 @@ impl Connection {
         }
         match ByteString::try_from(whole.freeze()) {
             Ok(text) => self.on_text(&text).await,
-            Err(_) => Err(Stop::Close(CloseCode::Invalid, "text frame is not UTF-8")),
+            Err(_) => Err(Stop::Close(
+                SocketClose::InvalidText,
+                "text frame is not UTF-8",
+            )),
         }
     }
 

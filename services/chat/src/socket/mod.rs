@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_ws::{CloseCode, CloseReason, MessageStream, Session};
+use actix_ws::{CloseReason, MessageStream, Session};
 use auth::{Claims, RevocationKeys};
 use bytes::BytesMut;
 use bytestring::ByteString;
@@ -30,7 +30,7 @@ use self::{
 };
 use crate::{
     config::{Limits, Tuning},
-    domain::{RoomName, rate::TokenBucket},
+    domain::{RoomName, SocketClose, rate::TokenBucket},
     fanout::{
         Delivery, Hub, KillReason, SocketId,
         announce::Announcer,
@@ -66,7 +66,7 @@ pub struct SocketContext {
 
 /// Why the loop ended, and so how the socket is closed.
 enum Stop {
-    Close(CloseCode, &'static str),
+    Close(SocketClose, &'static str),
     /// The client sent a close frame: answer it.
     ClientClosed(Option<CloseReason>),
     /// The connection is gone, or stopped answering: nothing more to send.
@@ -172,7 +172,7 @@ impl Connection {
             let reading = !self.draining && !self.rooms.joining();
             let step = tokio::select! {
                 () = &mut killed => Err(self.killed()),
-                () = &mut expiry => Err(Stop::Close(CloseCode::Other(4001), "token expired")),
+                () = &mut expiry => Err(Stop::Close(SocketClose::TokenExpired, "token expired")),
                 () = &mut draining, if !self.draining => {
                     self.draining = true;
                     Ok(())
@@ -192,7 +192,7 @@ impl Connection {
                 break stop;
             }
             if self.draining && self.writes_in_flight == 0 && self.awaiting_echo.is_empty() {
-                break Stop::Close(CloseCode::Away, "server shutting down");
+                break Stop::Close(SocketClose::ServerShutdown, "server shutting down");
             }
         };
         self.ctx.hub.unregister(self.id);
@@ -216,11 +216,12 @@ impl Connection {
     /// The close a kill asks for; no reason means the server is shutting down.
     fn killed(&self) -> Stop {
         match self.kill.reason() {
-            Some(KillReason::SlowConsumer) => {
-                Stop::Close(CloseCode::Again, "too far behind; rejoin with since")
-            }
-            Some(KillReason::Revoked) => Stop::Close(CloseCode::Other(4003), "token revoked"),
-            None => Stop::Close(CloseCode::Away, "server shutting down"),
+            Some(KillReason::SlowConsumer) => Stop::Close(
+                SocketClose::TooFarBehind,
+                "too far behind; rejoin with since",
+            ),
+            Some(KillReason::Revoked) => Stop::Close(SocketClose::TokenRevoked, "token revoked"),
+            None => Stop::Close(SocketClose::ServerShutdown, "server shutting down"),
         }
     }
 
@@ -263,7 +264,7 @@ impl Connection {
             Stop::Close(code, description) => {
                 tracing::debug!(?code, description, "closing socket");
                 Some(CloseReason {
-                    code,
+                    code: code.into(),
                     description: Some(description.to_owned()),
                 })
             }

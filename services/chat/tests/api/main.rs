@@ -1,6 +1,7 @@
 //! The chat service's integration tests: one binary, real PostgreSQL and Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_docs;
 mod catchup;
 mod client;
 mod delivery;
@@ -9,6 +10,7 @@ mod failover;
 mod fanout;
 mod faults;
 mod frames;
+mod frames_schema;
 mod handshake;
 mod helpers;
 mod history;

@@ -30,6 +30,10 @@ impl std::fmt::Debug for CodeHashKey {
     }
 }
 
+/// Digits in a code.
+pub const CODE_DIGITS: usize = 6;
+const CODE_SPACE: u32 = 10u32.pow(CODE_DIGITS as u32);
+
 /// A code as mailed. Its `Debug` never shows the digits.
 pub struct Code(String);
 
@@ -45,7 +49,11 @@ impl Code {
     /// call; asking the OS for every code and token was five `getrandom` calls
     /// per login, 3 % of the service's CPU (perf, verify-login).
     pub fn generate() -> Self {
-        Self(format!("{:06}", rand::rng().random_range(0..1_000_000u32)))
+        Self(format!(
+            "{:0width$}",
+            rand::rng().random_range(0..CODE_SPACE),
+            width = CODE_DIGITS
+        ))
     }
 
     pub fn digits(&self) -> &str {
@@ -55,7 +63,7 @@ impl Code {
 
 /// Whether a submitted value could be a code at all (six ASCII digits).
 pub fn well_formed(candidate: &str) -> bool {
-    candidate.len() == 6 && candidate.bytes().all(|b| b.is_ascii_digit())
+    candidate.len() == CODE_DIGITS && candidate.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// HMAC-SHA256 over the address and the code, hex-encoded. Binding the address

@@ -49,7 +49,10 @@ impl Email {
     /// A starting display name: the local part, cut to the 32-character limit.
     pub fn default_display_name(&self) -> String {
         let local = self.0.split('@').next().unwrap_or("user");
-        local.chars().take(32).collect()
+        local
+            .chars()
+            .take(*super::users::DISPLAY_NAME_CHARS.end())
+            .collect()
     }
 }
 

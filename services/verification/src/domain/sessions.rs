@@ -36,13 +36,22 @@ pub struct TokenRules {
     pub login_max_lifetime_secs: u64,
 }
 
-#[derive(Debug, Serialize)]
+/// What a sign-in (confirm) and a refresh answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
+    /// An EdDSA JWT for `Authorization: Bearer` and chat's `?token=`.
     pub access_token: String,
-    pub token_type: &'static str,
+    pub token_type: TokenType,
+    /// Seconds the access token lives (`ACCESS_TOKEN_TTL`).
     pub expires_in: u64,
+    /// Opaque; each refresh replaces it, and presenting a replaced one ends the login.
     pub refresh_token: String,
     pub user: User,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub enum TokenType {
+    Bearer,
 }
 
 /// Everything starting, refreshing and ending logins needs.
@@ -247,7 +256,7 @@ impl Sessions {
             .map_err(|e| anyhow::anyhow!("signing an access token: {e}"))?;
         Ok(TokenPair {
             access_token,
-            token_type: "Bearer",
+            token_type: TokenType::Bearer,
             expires_in: rules.access_ttl_secs,
             refresh_token: refresh.encode(),
             user,

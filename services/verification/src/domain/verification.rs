@@ -40,9 +40,12 @@ pub struct Proven {
     pub place: Place,
 }
 
-#[derive(Debug, Serialize)]
+/// A code is on its way.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SendAccepted {
+    /// Seconds the code stays valid (`CODE_TTL`).
     pub expires_in: u64,
+    /// Seconds before another code may be sent to this address (`RESEND_COOLDOWN`).
     pub resend_after: u64,
 }
 

@@ -1,22 +1,29 @@
 //! HTTP routes: thin handlers that parse, call the domain, and shape the answer.
+//! Each is registered with `service(...)`, which also adds it to the API
+//! description (`crate::api_docs`).
 
 mod account;
 mod health;
+mod limits;
 mod tokens;
 mod verification;
 
-use actix_web::web;
+use utoipa_actix_web::service_config::ServiceConfig;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/v1/verification/send", web::post().to(verification::send))
-        .route(
-            "/v1/verification/confirm",
-            web::post().to(verification::confirm),
-        )
-        .route("/v1/token/refresh", web::post().to(tokens::refresh))
-        .route("/v1/logout", web::post().to(tokens::logout))
-        .route("/v1/me", web::get().to(account::me))
-        .route("/v1/me", web::patch().to(account::update_me));
+/// How the API description words a JSON body that does not parse.
+const BODY_UNREADABLE: &str =
+    "the body is not JSON, lacks a field, or has a field of the wrong type";
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(platform::readiness::healthz)
+        .service(health::readyz)
+        .service(platform::http_metrics::metrics)
+        .service(platform::api_docs::openapi_json)
+        .service(limits::limits)
+        .service(verification::send)
+        .service(verification::confirm)
+        .service(tokens::refresh)
+        .service(tokens::logout)
+        .service(account::me)
+        .service(account::update_me);
 }

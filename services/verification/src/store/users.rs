@@ -20,7 +20,7 @@ diesel::table! {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: Uuid,

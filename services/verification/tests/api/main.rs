@@ -2,6 +2,7 @@
 //! a fresh PostgreSQL database and a real SMTP listener per test.
 
 mod account;
+mod api_docs;
 mod client_limits;
 mod confirm;
 mod emails;
