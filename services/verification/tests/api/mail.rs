@@ -122,23 +122,30 @@ async fn the_file_transport_writes_one_eml_per_mail() {
     let app = spawn_app_with(move |c| c.mail.transport = transport).await;
     let email = unique_email("file");
     assert_eq!(app.send_code(&email).await.status(), 202);
-    let mut found = None;
+    // The transport writes the file in more than one call: read until the
+    // mail is whole (its body comes last), not merely until the file exists.
+    let mut last = None;
     for _ in 0..50 {
         let files: Vec<_> = std::fs::read_dir(&dir)
             .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
             .unwrap_or_default();
-        if let Some(eml) = files
+        let emls: Vec<_> = files
             .iter()
-            .find(|p| p.extension().is_some_and(|x| x == "eml"))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        assert!(emls.len() <= 1, "one mail, one file: {emls:?}");
+        last = emls.first().and_then(|p| std::fs::read_to_string(p).ok());
+        if last
+            .as_deref()
+            .is_some_and(|eml| eml.contains("is your verification code"))
         {
-            found = std::fs::read_to_string(eml).ok();
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let eml = found.unwrap_or_else(|| panic!("no .eml written"));
-    assert!(eml.contains(&email));
-    assert!(eml.contains("is your verification code"));
+    let eml = last.unwrap_or_else(|| panic!("no .eml written"));
+    assert!(eml.contains("is your verification code"), "{eml}");
+    assert!(eml.contains(&email), "{eml}");
 }
 
 #[test]
