@@ -15,6 +15,7 @@ mod history;
 mod ops;
 mod outages;
 mod presence;
+mod rejoin;
 mod rooms;
 mod sessions;
 mod storage;
