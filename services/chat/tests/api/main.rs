@@ -14,6 +14,7 @@ mod helpers;
 mod history;
 mod ops;
 mod outages;
+mod pgfaults;
 mod presence;
 mod rejoin;
 mod rooms;
