@@ -12,6 +12,7 @@ mod frames;
 mod handshake;
 mod helpers;
 mod history;
+mod idle;
 mod ops;
 mod outages;
 mod pgfaults;

@@ -1,0 +1,104 @@
+//! Rooms that go quiet through a fault: their first message afterwards still
+//! reaches every replica through Redis, not only through the periodic sweep
+//! (which would also lose every event of the room: receipts, typing, presence).
+
+use std::time::Duration;
+
+use testkit::redis_server::PrivateRedis;
+
+use crate::helpers::{User, spawn_cluster};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_rooms_first_message_after_redis_restarts_arrives_everywhere() {
+    let mut redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let app = spawn_cluster(2, |c| {
+        c.shared.redis.url = url.clone();
+        // Far longer than the test: only Redis can bring the message in time.
+        c.tuning.sweep_interval = Duration::from_secs(600);
+    })
+    .await;
+    let mut a = app.connect(0, "/ws/chat/quiet/", &User::new("ann")).await;
+    let mut b = app.connect(1, "/ws/chat/quiet/", &User::new("bob")).await;
+    a.say("before").await;
+    assert_eq!(b.next_message().await["id"], 1);
+    a.next_message().await;
+
+    redis.restart().await;
+    for replica in 0..2 {
+        app.wait_metric(replica, "chat_redis_reconnects_total", 1.0)
+            .await;
+        app.wait_ready(replica).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (from, to, id) in [(0, 1, 2), (1, 0, 3)] {
+        let started = tokio::time::Instant::now();
+        let (sender, receiver) = if from == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        sender.say("after").await;
+        let got = receiver
+            .next_json_within(Duration::from_secs(3))
+            .await
+            .unwrap_or_else(|| panic!("replica {to} never got id {id}"));
+        assert_eq!(got["id"], id, "{got}");
+        tracing::info!(elapsed = ?started.elapsed(), from, to, "first message after the restart");
+        sender.next_message().await;
+    }
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_rooms_first_message_after_a_cluster_failover_arrives_everywhere() {
+    use testkit::redis_cluster::RedisCluster;
+
+    let mut redis = RedisCluster::start().await;
+    let url = redis.url();
+    let app = spawn_cluster(2, |c| {
+        c.shared.redis.url = url.clone();
+        c.tuning.sweep_interval = Duration::from_secs(600);
+    })
+    .await;
+    let victim = redis
+        .master_of(&format!("{}chat:room:quiet", app.prefix))
+        .await;
+    let mut a = app.connect(0, "/ws/chat/quiet/", &User::new("ann")).await;
+    let mut b = app.connect(1, "/ws/chat/quiet/", &User::new("bob")).await;
+    a.say("before").await;
+    assert_eq!(b.next_message().await["id"], 1);
+    a.next_message().await;
+
+    redis.kill(victim);
+    redis.wait_for_failover().await;
+    // Both replicas say they are ready again (the fan-out included) ...
+    for replica in 0..2 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while app.get(replica, "/readyz").await.status() != 200 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{replica} not ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // ... and mean it: with no sweep to fall back on, Redis brings the message.
+    let mut next = 2;
+    for (from, to) in [(0, 1), (1, 0)] {
+        let (sender, receiver) = if from == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        sender.say("after").await;
+        let got = receiver
+            .next_json_within(Duration::from_secs(3))
+            .await
+            .unwrap_or_else(|| panic!("replica {to} never got id {next}"));
+        assert_eq!(got["id"], next, "{got}");
+        sender.next_message().await;
+        next += 1;
+    }
+    app.teardown().await;
+}
