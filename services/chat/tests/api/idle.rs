@@ -102,3 +102,49 @@ async fn an_idle_rooms_first_message_after_a_cluster_failover_arrives_everywhere
     }
     app.teardown().await;
 }
+
+/// Redis down for longer than the gap wait while a socket joins with `since`:
+/// the replay and then the messages swept from PostgreSQL make the room whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn joins_with_since_while_redis_is_down_get_the_whole_room() {
+    use crate::watch::{send_paced, watch_all};
+
+    let mut redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let app = spawn_cluster(2, |c| {
+        c.shared.redis.url = url.clone();
+        c.limits.rate_per_sec = 10_000;
+        c.limits.burst = 10_000;
+    })
+    .await;
+    let w0 = app.connect(0, "/ws/chat/room/", &User::new("w0")).await;
+    // New sockets are refused while Redis is down (tokens cannot be checked
+    // for revocation): the late joiner is already connected, elsewhere.
+    let mut late0 = app.connect(0, "/ws/chat/side/", &User::new("l0")).await;
+    let sender = app.connect(1, "/ws/chat/room/", &User::new("s")).await;
+    let sender = send_paced(sender, "room", 30, Duration::ZERO, "a".into()).await;
+    redis.stop();
+    let sending = tokio::spawn(send_paced(
+        sender,
+        "room",
+        60,
+        Duration::from_millis(20),
+        "b".into(),
+    ));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Replica 0 follows the room: the join starts at once and replays.
+    late0
+        .send_json(serde_json::json!({"type": "join", "room": "room", "since": 5}))
+        .await;
+    let sender = sending.await.unwrap();
+    redis.restart().await;
+    let sender = send_paced(sender, "room", 30, Duration::from_millis(5), "c".into()).await;
+    let total = 120;
+    watch_all(&app, 0, w0, "room", total).await;
+    watch_all(&app, 1, sender, "room", total).await;
+    let got = late0
+        .receive_until(Duration::from_secs(30), |r| r.count("room") >= 115)
+        .await;
+    crate::client::assert_in_order_and_complete("late joiner", &got.ids["room"], 6, total);
+    app.teardown().await;
+}
