@@ -84,8 +84,7 @@ async fn an_idle_rooms_first_message_after_a_cluster_failover_arrives_everywhere
         }
     }
     // ... and mean it: with no sweep to fall back on, Redis brings the message.
-    let mut next = 2;
-    for (from, to) in [(0, 1), (1, 0)] {
+    for (next, from, to) in [(2, 0, 1), (3, 1, 0)] {
         let (sender, receiver) = if from == 0 {
             (&mut a, &mut b)
         } else {
@@ -98,7 +97,6 @@ async fn an_idle_rooms_first_message_after_a_cluster_failover_arrives_everywhere
             .unwrap_or_else(|| panic!("replica {to} never got id {next}"));
         assert_eq!(got["id"], next, "{got}");
         sender.next_message().await;
-        next += 1;
     }
     app.teardown().await;
 }

@@ -12,6 +12,7 @@ mod frames;
 mod handshake;
 mod helpers;
 mod history;
+mod hostile;
 mod idle;
 mod ops;
 mod outages;
