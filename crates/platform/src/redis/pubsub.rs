@@ -43,6 +43,16 @@ pub fn message(push: PushInfo) -> Option<(Value, Value)> {
     Some((data.next()?, data.next()?))
 }
 
+/// The channel of an unsubscribe confirmation. Besides answering this
+/// connection's own `UNSUBSCRIBE`, a cluster node sends one unasked for every
+/// sharded channel of a slot it stops serving (a resharding moved the slot).
+pub fn unsubscribed(push: &PushInfo) -> Option<String> {
+    if !matches!(push.kind, PushKind::Unsubscribe | PushKind::SUnsubscribe) {
+        return None;
+    }
+    redis::from_redis_value_ref(push.data.first()?).ok()
+}
+
 impl Subscription {
     /// Connects; on one Redis the connection is named `name` (`CLIENT LIST`).
     pub async fn connect(settings: &RedisSettings, name: &str) -> anyhow::Result<Self> {

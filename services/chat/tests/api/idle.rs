@@ -146,3 +146,42 @@ async fn joins_with_since_while_redis_is_down_get_the_whole_room() {
     crate::client::assert_in_order_and_complete("late joiner", &got.ids["room"], 6, total);
     app.teardown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_rooms_first_message_after_its_slot_moves_arrives_everywhere() {
+    use testkit::redis_cluster::RedisCluster;
+
+    let redis = RedisCluster::start().await;
+    let url = redis.url();
+    let app = spawn_cluster(2, |c| {
+        c.shared.redis.url = url.clone();
+        c.tuning.sweep_interval = Duration::from_secs(600);
+    })
+    .await;
+    let mut a = app.connect(0, "/ws/chat/quiet/", &User::new("ann")).await;
+    let mut b = app.connect(1, "/ws/chat/quiet/", &User::new("bob")).await;
+    a.say("before").await;
+    assert_eq!(b.next_message().await["id"], 1);
+    a.next_message().await;
+
+    // A resharding moves the room's channel to another master.
+    redis
+        .move_slot_of(&format!("{}chat:room:quiet", app.prefix))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (next, from, to) in [(2, 0, 1), (3, 1, 0)] {
+        let (sender, receiver) = if from == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        sender.say("after").await;
+        let got = receiver
+            .next_json_within(Duration::from_secs(3))
+            .await
+            .unwrap_or_else(|| panic!("replica {to} never got id {next}"));
+        assert_eq!(got["id"], next, "{got}");
+        sender.next_message().await;
+    }
+    app.teardown().await;
+}
