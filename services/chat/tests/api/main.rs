@@ -21,5 +21,6 @@ mod presence;
 mod rejoin;
 mod rooms;
 mod sessions;
+mod slow;
 mod storage;
 mod watch;
