@@ -14,7 +14,7 @@
 //! sent during the gap were lost.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -94,6 +94,9 @@ enum Pushed {
 struct Connected {
     sub: Subscription,
     subscribed: HashSet<Topic>,
+    /// Confirmations still to come of this connection's own unsubscribes,
+    /// per topic: those are not the server taking a topic away.
+    unsubscribing: HashMap<Topic, usize>,
 }
 
 impl Subscriber {
@@ -146,6 +149,7 @@ impl Subscriber {
         let connected = Connected {
             sub,
             subscribed: topics.into_iter().collect(),
+            unsubscribing: HashMap::new(),
         };
         self.count_rooms(&connected);
         Ok(connected)
@@ -203,8 +207,9 @@ impl Subscriber {
         if !unsubscribe.is_empty() {
             let names: Vec<String> = unsubscribe.iter().map(|t| self.channels.of(t)).collect();
             c.sub.unsubscribe(&names).await?;
-            for topic in &unsubscribe {
-                c.subscribed.remove(topic);
+            for topic in unsubscribe {
+                c.subscribed.remove(&topic);
+                *c.unsubscribing.entry(topic).or_default() += 1;
             }
         }
         // A room created again while its channel stayed subscribed needs its
@@ -228,16 +233,26 @@ impl Subscriber {
             .set(i64::try_from(rooms).unwrap_or(i64::MAX));
     }
 
-    /// The server took these topics away (on a cluster, their slot moved to
-    /// another master: Redis unsubscribes the channels and redis-rs forgets
-    /// them). Those still wanted are subscribed again, where the slot now is,
-    /// and what was published meanwhile is swept from PostgreSQL.
+    /// Unsubscribe confirmations arrived for these topics. Those this
+    /// connection did not ask for are the server taking the topic away (on a
+    /// cluster, the slot moved to another master: Redis unsubscribes its
+    /// channels and redis-rs forgets them); the ones still wanted are
+    /// subscribed again, where the slot now is, and what was published
+    /// meanwhile is swept from PostgreSQL. (Told apart by count, not by
+    /// whether the topic is wanted: a room left and joined again before the
+    /// confirmation of its unsubscribe is read is wanted, and needs nothing.)
     async fn resubscribe(&self, c: &mut Connected, topics: Vec<Topic>) -> anyhow::Result<()> {
-        let names: Vec<String> = topics
-            .iter()
-            .filter(|t| c.subscribed.contains(*t))
-            .map(|t| self.channels.of(t))
-            .collect();
+        let mut names = Vec::new();
+        for topic in topics {
+            if let Some(own) = c.unsubscribing.get_mut(&topic) {
+                *own -= 1;
+                if *own == 0 {
+                    c.unsubscribing.remove(&topic);
+                }
+            } else if c.subscribed.contains(&topic) {
+                names.push(self.channels.of(&topic));
+            }
+        }
         if names.is_empty() {
             return Ok(());
         }
