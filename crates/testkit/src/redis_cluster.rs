@@ -138,6 +138,85 @@ impl RedisCluster {
             .collect()
     }
 
+    /// Moves `key`'s slot (and the keys in it) from its master to another
+    /// master, as a resharding does; returns `(from, to)` ports.
+    pub async fn move_slot_of(&self, key: &str) -> (u16, u16) {
+        let slot = platform::redis::slots::slot(key);
+        let from = self.master_of(key).await;
+        let mut to = None;
+        for port in self.live_ports() {
+            if port != from && role(port).await.as_deref() == Some("master") {
+                to = Some(port);
+                break;
+            }
+        }
+        let to = to.unwrap_or_else(|| panic!("no other master to move slot {slot} to"));
+        let id = |port: u16| async move { command(port, &["CLUSTER", "MYID"]).await };
+        let (from_id, to_id) = (id(from).await, id(to).await);
+        let slot_arg = slot.to_string();
+        command(
+            to,
+            &["CLUSTER", "SETSLOT", &slot_arg, "IMPORTING", &from_id],
+        )
+        .await;
+        command(
+            from,
+            &["CLUSTER", "SETSLOT", &slot_arg, "MIGRATING", &to_id],
+        )
+        .await;
+        loop {
+            let mut conn = connection(from)
+                .await
+                .unwrap_or_else(|e| panic!("{from}: {e}"));
+            let keys: Vec<String> = redis::cmd("CLUSTER")
+                .arg("GETKEYSINSLOT")
+                .arg(slot)
+                .arg(100)
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("GETKEYSINSLOT: {e}"));
+            if keys.is_empty() {
+                break;
+            }
+            let () = redis::cmd("MIGRATE")
+                .arg("127.0.0.1")
+                .arg(to)
+                .arg("")
+                .arg(0)
+                .arg(5000)
+                .arg("KEYS")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("MIGRATE: {e}"));
+        }
+        // The new owner, the old one, then the other masters (replicas learn it
+        // from them).
+        let mut masters = vec![to, from];
+        for port in self.live_ports() {
+            if !masters.contains(&port) && role(port).await.as_deref() == Some("master") {
+                masters.push(port);
+            }
+        }
+        for port in masters {
+            command(port, &["CLUSTER", "SETSLOT", &slot_arg, "NODE", &to_id]).await;
+        }
+        let ports = self.live_ports();
+        wait_until(Duration::from_secs(10), || {
+            let ports = ports.clone();
+            async move {
+                for port in ports {
+                    if master_for_slot(port, slot).await != Some(to) {
+                        return false;
+                    }
+                }
+                true
+            }
+        })
+        .await;
+        (from, to)
+    }
+
     /// Deletes every key under `prefix` on every master.
     pub async fn clear_prefix(&self, prefix: &str) {
         for port in self.live_ports() {
@@ -260,6 +339,27 @@ async fn replicas_synced(ports: &[u16]) -> bool {
         }
     }
     true
+}
+
+/// One command on one node, its reply as text (`OK`, an id).
+async fn command(port: u16, args: &[&str]) -> String {
+    let mut conn = connection(port)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {port}: {e}"));
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query_async::<String>(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{args:?} on {port}: {e}"))
+}
+
+/// `master` or `slave`, from `ROLE`.
+async fn role(port: u16) -> Option<String> {
+    let mut conn = connection(port).await.ok()?;
+    let reply: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut conn).await.ok()?;
+    redis::from_redis_value(reply.into_iter().next()?).ok()
 }
 
 async fn master_for_slot(port: u16, slot: u16) -> Option<u16> {

@@ -54,7 +54,9 @@ pub struct Tuning {
     /// `CHAT_OUTBOX_CAPACITY` / `CHAT_OUTBOX_BYTES`: frames, and their bytes,
     /// queued for one socket before it counts as too far behind and is closed
     /// with 1013 (the catch-up buffer of a joining room has the same bounds).
-    /// The bytes are the bound that matters (Centrifugo's 1 MiB); the count
+    /// The bytes are the bound that matters (Centrifugo's 1 MiB): a socket
+    /// whose outbox stays above them for 2 s is closed, and one that gets
+    /// eight times as much at once (see `socket::BURST_FACTOR`). The count
     /// must hold one release whole (a write batch, a read of pushes or a gap:
     /// up to ~1000 frames), or a reading client is closed for a burst alone —
     /// at 256, eight senders of 40 messages each closed readers that kept up.

@@ -1,10 +1,12 @@
 //! Pub/sub on one Redis or on a cluster. On a cluster, channels are sharded
 //! (`SSUBSCRIBE`/`SPUBLISH`): a channel lives on the node that owns its slot, so
 //! a message crosses one shard instead of being broadcast to every node as a
-//! classic `PUBLISH` is. redis-rs's cluster connection resubscribes by itself
-//! after a node is lost or a slot moves; messages published meanwhile are lost
-//! to it, which is why a [`PushKind::Disconnection`] is passed on to the caller
-//! (it reconciles from its store) rather than ending the subscription.
+//! classic `PUBLISH` is. redis-rs's cluster connection resubscribes a lost
+//! node's channels only when it next refreshes its slot map, which after a
+//! failover nothing on a subscribing connection triggers: a
+//! [`PushKind::Disconnection`] is passed on to the caller, which should make a
+//! new subscription once the cluster is whole (and reconcile from its store
+//! what was published meanwhile).
 //!
 //! Rare, cluster-wide announcements (token revocations) stay on a classic
 //! channel: one message reaches every node, and publishing it needs no slot, so
@@ -39,6 +41,16 @@ pub fn message(push: PushInfo) -> Option<(Value, Value)> {
     }
     let mut data = push.data.into_iter();
     Some((data.next()?, data.next()?))
+}
+
+/// The channel of an unsubscribe confirmation. Besides answering this
+/// connection's own `UNSUBSCRIBE`, a cluster node sends one unasked for every
+/// sharded channel of a slot it stops serving (a resharding moved the slot).
+pub fn unsubscribed(push: &PushInfo) -> Option<String> {
+    if !matches!(push.kind, PushKind::Unsubscribe | PushKind::SUnsubscribe) {
+        return None;
+    }
+    redis::from_redis_value_ref(push.data.first()?).ok()
 }
 
 impl Subscription {
@@ -79,8 +91,8 @@ impl Subscription {
         Ok(Self { conn, pushes })
     }
 
-    /// Whether a lost node ends this subscription (one Redis: reconnect) or is
-    /// recovered by the connection itself (a cluster).
+    /// Whether the connection outlives one node failing to answer (a cluster:
+    /// the other nodes' channels still arrive) or is over (one Redis).
     pub fn survives_disconnection(&self) -> bool {
         matches!(self.conn, Conn::Cluster(_))
     }

@@ -72,6 +72,11 @@ impl Inbox {
         self.bytes.fetch_sub(d.frame.len(), Ordering::Relaxed);
         Some(d)
     }
+
+    /// The bytes of the frames still queued.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
 }
 
 /// The sending end, bounded in frames (the channel) and in bytes (Centrifugo

@@ -6,14 +6,15 @@
 //! leaves happened since the last turn, one `SUBSCRIBE` and one `UNSUBSCRIBE`
 //! carry them all. A room goes live only once its channel is subscribed.
 //!
-//! When the connection drops, the replica reports not ready, reconnects with
-//! backoff, resubscribes every room that has local members, asks the hub for a
-//! sweep (every room's last id read from PostgreSQL: what was published during
-//! the gap is filled from there), and re-checks the revocation markers of its
-//! open sockets, since announcements sent during the gap were lost.
+//! When the connection drops (on a cluster: any node's), the replica reports
+//! not ready, reconnects with backoff, resubscribes every room that has local
+//! members, asks the hub for a sweep (every room's last id read from
+//! PostgreSQL: what was published during the gap is filled from there), and
+//! re-checks the revocation markers of its open sockets, since announcements
+//! sent during the gap were lost.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -30,13 +31,11 @@ use platform::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use bytestring::ByteString;
-
-use super::{
-    Channels, Delivery, Topic,
-    wire::{self, Payload},
-};
+use self::decode::Push;
+use super::{Channels, Topic};
 use crate::{fanout::Hub, metrics::Metrics};
+
+mod decode;
 
 const PING_EVERY: Duration = Duration::from_secs(5);
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -75,25 +74,29 @@ pub struct Subscriber {
 /// Most pushes taken from the queue before the loop looks at its other work.
 const PUSH_BATCH_MAX: usize = 1024;
 
-/// A push this subscriber acts on.
-enum Push {
-    Room(Arc<Delivery>),
-    RoomEvent {
-        room: String,
-        frame: ByteString,
-        except: Option<super::SocketId>,
-    },
-    UserEvent {
-        user: uuid::Uuid,
-        frame: ByteString,
-        skip_room: Option<String>,
-    },
-    Revocation(Vec<u8>),
+/// What the caller must do after a run of pushes.
+enum Pushed {
+    Handled,
+    /// A node's connection dropped: this subscription is over, on a cluster
+    /// as on one Redis. redis-rs would move a lost master's sharded
+    /// subscriptions to the replica that takes over only when this connection
+    /// refreshes its slot map, and nothing on it asks for that after a
+    /// failover (its `PING` goes to any node): 30 s after a promotion the
+    /// subscriber still heard nothing on the lost master's channels, so their
+    /// events were lost and their messages came from sweeps alone. A new
+    /// connection, once the cluster is whole, subscribes every topic where its
+    /// slot now is.
+    Lost,
+    /// The server unsubscribed these topics (see [`Subscriber::resubscribe`]).
+    Unsubscribed(Vec<Topic>),
 }
 
 struct Connected {
     sub: Subscription,
     subscribed: HashSet<Topic>,
+    /// Confirmations still to come of this connection's own unsubscribes,
+    /// per topic: those are not the server taking a topic away.
+    unsubscribing: HashMap<Topic, usize>,
 }
 
 impl Subscriber {
@@ -146,6 +149,7 @@ impl Subscriber {
         let connected = Connected {
             sub,
             subscribed: topics.into_iter().collect(),
+            unsubscribing: HashMap::new(),
         };
         self.count_rooms(&connected);
         Ok(connected)
@@ -159,12 +163,11 @@ impl Subscriber {
             tokio::select! {
                 () = self.shutdown.cancelled() => return Ok(()),
                 push = c.sub.pushes.recv() => match push {
-                    Some(p) => {
-                        let lost = self.on_pushes(p, &mut c.sub.pushes);
-                        if lost {
-                            self.on_node_lost(c).await?;
-                        }
-                    }
+                    Some(p) => match self.on_pushes(p, &mut c.sub.pushes) {
+                        Pushed::Handled => {}
+                        Pushed::Lost => anyhow::bail!("a Redis connection dropped"),
+                        Pushed::Unsubscribed(topics) => self.resubscribe(c, topics).await?,
+                    },
                     None => anyhow::bail!("push channel closed"),
                 },
                 () = self.hub.subscriptions_changed() => self.apply_changes(c).await?,
@@ -179,21 +182,6 @@ impl Subscriber {
                 }
             }
         }
-    }
-
-    /// A node's connection dropped. One Redis: this subscription is over
-    /// (reconnect). A cluster: the connection resubscribes by itself, but what
-    /// was published meanwhile is lost to it, so every room is swept and the
-    /// revocations announced meanwhile are looked up.
-    async fn on_node_lost(&self, c: &Connected) -> anyhow::Result<()> {
-        if !c.sub.survives_disconnection() {
-            anyhow::bail!("disconnected");
-        }
-        tracing::warn!("a redis cluster node's connection dropped; sweeping every room");
-        self.metrics.redis_reconnects.inc();
-        self.hub.request_sweep();
-        self.recheck_revocations().await;
-        Ok(())
     }
 
     /// One `SUBSCRIBE` and one `UNSUBSCRIBE` for every change since the last turn.
@@ -219,8 +207,9 @@ impl Subscriber {
         if !unsubscribe.is_empty() {
             let names: Vec<String> = unsubscribe.iter().map(|t| self.channels.of(t)).collect();
             c.sub.unsubscribe(&names).await?;
-            for topic in &unsubscribe {
-                c.subscribed.remove(topic);
+            for topic in unsubscribe {
+                c.subscribed.remove(&topic);
+                *c.unsubscribing.entry(topic).or_default() += 1;
             }
         }
         // A room created again while its channel stayed subscribed needs its
@@ -244,18 +233,53 @@ impl Subscriber {
             .set(i64::try_from(rooms).unwrap_or(i64::MAX));
     }
 
+    /// Unsubscribe confirmations arrived for these topics. Those this
+    /// connection did not ask for are the server taking the topic away (on a
+    /// cluster, the slot moved to another master: Redis unsubscribes its
+    /// channels and redis-rs forgets them); the ones still wanted are
+    /// subscribed again, where the slot now is, and what was published
+    /// meanwhile is swept from PostgreSQL. (Told apart by count, not by
+    /// whether the topic is wanted: a room left and joined again before the
+    /// confirmation of its unsubscribe is read is wanted, and needs nothing.)
+    async fn resubscribe(&self, c: &mut Connected, topics: Vec<Topic>) -> anyhow::Result<()> {
+        let mut names = Vec::new();
+        for topic in topics {
+            if let Some(own) = c.unsubscribing.get_mut(&topic) {
+                *own -= 1;
+                if *own == 0 {
+                    c.unsubscribing.remove(&topic);
+                }
+            } else if c.subscribed.contains(&topic) {
+                names.push(self.channels.of(&topic));
+            }
+        }
+        if names.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(
+            channels = names.len(),
+            "redis unsubscribed channels; subscribing again"
+        );
+        c.sub.subscribe(&names).await?;
+        self.hub.request_sweep();
+        Ok(())
+    }
+
     /// Handles `first` and every push already waiting behind it, offering the
     /// room messages among them to the hub as one batch. Pushes keep their
-    /// order: a revocation first offers what came before it. True when a
-    /// connection dropped (the rest waits for the caller to decide).
-    fn on_pushes(&self, first: PushInfo, pushes: &mut mpsc::UnboundedReceiver<PushInfo>) -> bool {
+    /// order: a revocation first offers what came before it.
+    fn on_pushes(&self, first: PushInfo, pushes: &mut mpsc::UnboundedReceiver<PushInfo>) -> Pushed {
         let mut batch = Vec::new();
+        let mut unsubscribed = Vec::new();
         let mut next = Some(first);
         let mut taken = 0;
         while let Some(push) = next.take() {
             if push.kind == PushKind::Disconnection {
                 self.hub.offer(&batch);
-                return true;
+                return Pushed::Lost;
+            }
+            if let Some(channel) = pubsub::unsubscribed(&push) {
+                unsubscribed.extend(self.topic_of(&channel));
             }
             match self.decode(push) {
                 Some(Push::Room(delivery)) => batch.push(delivery),
@@ -289,57 +313,10 @@ impl Subscriber {
             }
         }
         self.hub.offer(&batch);
-        false
-    }
-
-    fn decode(&self, push: PushInfo) -> Option<Push> {
-        let (channel, payload) = pubsub::message(push)?;
-        let (Ok(channel), Ok(payload)) = (
-            redis::from_redis_value::<String>(channel),
-            redis::from_redis_value::<Vec<u8>>(payload),
-        ) else {
-            return None;
-        };
-        if channel == self.channels.revocations() {
-            return Some(Push::Revocation(payload));
-        }
-        if let Some(user) = self.channels.user_of(&channel) {
-            return match wire::decode(Arc::from(""), payload) {
-                Some(Payload::UserEvent { frame, skip_room }) => Some(Push::UserEvent {
-                    user,
-                    frame,
-                    skip_room,
-                }),
-                _ => {
-                    tracing::warn!(%channel, "ignoring a malformed user payload");
-                    None
-                }
-            };
-        }
-        let room = self.channels.room_of(&channel)?;
-        match wire::decode(Arc::from(room), payload) {
-            Some(Payload::Message {
-                delivery,
-                published_at,
-            }) => {
-                let micros = wire::now_micros().saturating_sub(published_at).max(0);
-                #[allow(clippy::cast_precision_loss)] // microseconds to seconds, for a histogram
-                self.metrics
-                    .fanout_latency_seconds
-                    .observe(micros as f64 / 1e6);
-                Some(Push::Room(Arc::new(delivery)))
-            }
-            Some(Payload::RoomEvent { frame, origin }) => Some(Push::RoomEvent {
-                room: room.to_owned(),
-                frame,
-                except: origin
-                    .filter(|o| o.replica == self.replica)
-                    .map(|o| o.socket),
-            }),
-            Some(Payload::UserEvent { .. }) | None => {
-                tracing::warn!(%channel, "ignoring a malformed room payload");
-                None
-            }
+        if unsubscribed.is_empty() {
+            Pushed::Handled
+        } else {
+            Pushed::Unsubscribed(unsubscribed)
         }
     }
 

@@ -24,7 +24,10 @@ impl Admission {
     /// Call it on the actix worker the socket will run on (its relay is that
     /// thread's).
     pub fn take(ctx: &Arc<SocketContext>, claims: &Claims) -> Result<Self, TooManySockets> {
-        let (outbox, inbox) = Outbox::new(ctx.tuning.outbox_capacity, ctx.tuning.outbox_bytes);
+        let (outbox, inbox) = Outbox::new(
+            ctx.tuning.outbox_capacity,
+            ctx.tuning.outbox_bytes.saturating_mul(super::BURST_FACTOR),
+        );
         let kill = Arc::new(Kill::new(&ctx.shutdown));
         let id = ctx.hub.register(SocketEntry {
             outbox,

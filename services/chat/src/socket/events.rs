@@ -89,6 +89,7 @@ impl Connection {
         .encode();
         let started = self.rooms.started(room.as_str(), generation, start);
         if !matches!(started, Started::Stale) {
+            self.forget_lost_echoes();
             // The room's newest id as this replica knows it when the join started.
             self.ctx
                 .memberships
@@ -123,6 +124,7 @@ impl Connection {
             return Ok(()); // stale: left or joined again since
         }
         self.ctx.hub.leave(self.id, room.as_str());
+        self.forget_lost_echoes();
         // The first join is the URL's room: without it the socket has nothing.
         if generation == 1 {
             return Err(Stop::Close(
@@ -187,6 +189,15 @@ impl Connection {
             self.awaiting_echo
                 .retain(|(r, awaited)| !(**r == *room && *awaited <= id));
         }
+    }
+
+    /// Forgets the echoes the rooms' delivery will not bring any more: the
+    /// room was left, or a join's `since` went past them. Waited for, they
+    /// would hold a draining socket open until `CHAT_DRAIN_SECS` ran out.
+    pub(super) fn forget_lost_echoes(&mut self) {
+        let rooms = &self.rooms;
+        self.awaiting_echo
+            .retain(|(room, id)| rooms.will_deliver(room, *id));
     }
 
     /// Starts the next replay page unless one is under way: one per socket.

@@ -202,6 +202,7 @@ impl Connection {
         if was_joined {
             self.ctx.hub.leave(self.id, room.as_str());
             self.replays.retain(|r| *r.room.as_str() != *room.as_str());
+            self.forget_lost_echoes();
         }
         if forget {
             self.ctx

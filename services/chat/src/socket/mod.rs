@@ -47,6 +47,19 @@ const LIVE_RUN_MAX: usize = 32;
 /// How long a close frame may wait for room in a stalled socket's send queue.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A socket's outbox (and a catch-up buffer) may take this many times
+/// `CHAT_OUTBOX_BYTES` at once; past that it is too far behind at once. The
+/// hub hands a socket whole releases before its task can run: one socket's
+/// burst within CHAT_BURST of the largest messages is 40 × 24 KB (4 000
+/// characters escaped as `\u0001`), and with the outbox refused at 1 MiB two
+/// such bursts closed every reader of the room that kept up (6 runs of 6).
+pub(crate) const BURST_FACTOR: usize = 8;
+
+/// How long a socket's outbox may stay above `CHAT_OUTBOX_BYTES` before the
+/// socket counts as too far behind: a reader that keeps up drains a burst in
+/// milliseconds, one that cannot stays above.
+const BEHIND_GRACE: Duration = Duration::from_secs(2);
+
 /// What every socket task shares.
 pub struct SocketContext {
     pub hub: Arc<Hub>,
@@ -102,6 +115,8 @@ struct Connection {
     draining: bool,
     /// When this socket last announced typing.
     last_typing: Option<Instant>,
+    /// Since when its outbox has held more than `CHAT_OUTBOX_BYTES`.
+    over_since: Option<Instant>,
 }
 
 /// Starts the socket's task on the current actix worker.
@@ -121,7 +136,7 @@ pub fn spawn(
         control: TokenBucket::new(limits.control_rate_per_sec, limits.control_burst),
         rooms: Rooms::new(BufferLimits {
             items: ctx.tuning.outbox_capacity,
-            bytes: ctx.tuning.outbox_bytes,
+            bytes: ctx.tuning.outbox_bytes.saturating_mul(BURST_FACTOR),
         }),
         ctx,
         id,
@@ -138,6 +153,7 @@ pub fn spawn(
         awaiting_echo: Vec::new(),
         draining: false,
         last_typing: None,
+        over_since: None,
     };
     actix_web::rt::spawn(tracing::Instrument::instrument(
         connection.run(stream, inbox, since),
@@ -210,7 +226,24 @@ impl Connection {
             };
             self.on_live(&delivery).await?;
         }
-        Ok(())
+        self.check_behind(inbox.bytes())
+    }
+
+    /// Closes the socket whose outbox stayed above `CHAT_OUTBOX_BYTES` for
+    /// [`BEHIND_GRACE`]: it is not keeping up.
+    fn check_behind(&mut self, queued: usize) -> Result<(), Stop> {
+        if queued <= self.ctx.tuning.outbox_bytes {
+            self.over_since = None;
+            return Ok(());
+        }
+        let since = *self.over_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < BEHIND_GRACE {
+            return Ok(());
+        }
+        if self.kill.kill(KillReason::SlowConsumer) {
+            self.ctx.hub.count_slow_consumer();
+        }
+        Err(self.killed())
     }
 
     /// The close a kill asks for; no reason means the server is shutting down.

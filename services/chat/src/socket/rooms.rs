@@ -108,8 +108,16 @@ impl Rooms {
             .any(|j| matches!(j.state, State::Joining { .. }))
     }
 
-    /// Starts (or restarts) a join; returns its generation.
+    /// Starts (or restarts) a join; returns its generation. Joining a room the
+    /// socket is already in, without `since`, goes on from the last id it sent
+    /// there: frames the hub released to it before the new start (in its outbox
+    /// or buffer) are dropped by the restart, and are replayed instead of lost.
     pub fn begin(&mut self, room: Arc<str>, since: Option<i64>) -> u64 {
+        let since = since.or_else(|| match &self.joined.get(&room)?.state {
+            State::Live { floor } => Some(*floor),
+            State::CatchingUp { sent, .. } => Some(*sent),
+            State::Joining { since, .. } => *since,
+        });
         self.next_generation += 1;
         let generation = self.next_generation;
         self.joined.insert(
@@ -353,6 +361,20 @@ mod tests {
         ));
         assert!(matches!(rooms.on_live(&live("r", 12)), Live::Ignore));
         assert!(matches!(rooms.on_live(&live("r", 13)), Live::Send));
+    }
+
+    #[test]
+    fn joining_a_joined_room_again_goes_on_from_the_last_id_sent() {
+        let mut rooms = Rooms::new(ROOMY);
+        let first = rooms.begin(Arc::from("r"), None);
+        assert!(matches!(rooms.started("r", first, 4), Started::Live(_)));
+        assert!(matches!(rooms.on_live(&live("r", 5)), Live::Send));
+        // 6 and 7 were released to the socket but not sent when it joins again.
+        let again = rooms.begin(Arc::from("r"), None);
+        assert!(matches!(
+            rooms.started("r", again, 7),
+            Started::Replay { after: 5, upto: 7 }
+        ));
     }
 
     #[test]

@@ -248,6 +248,31 @@ impl Client {
         drop(sending.await);
         got
     }
+
+    /// Sends `frame` `times` times, one every `every`, while reading (the
+    /// sending stops when the reading does), as a client doing something
+    /// periodically in the middle of traffic.
+    pub async fn send_paced_while_receiving(
+        self,
+        frame: Value,
+        times: usize,
+        every: Duration,
+        within: Duration,
+        done: impl Fn(&Received) -> bool,
+    ) -> Received {
+        let (mut sink, mut stream) = self.ws.split();
+        let sending = tokio::spawn(async move {
+            for _ in 0..times {
+                if sink.send(Message::text(frame.to_string())).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        let got = receive_until(&mut stream, within, done).await;
+        sending.abort();
+        got
+    }
 }
 
 async fn receive_until<S>(

@@ -139,3 +139,39 @@ async fn under_a_one_job_relay_every_socket_is_in_order_and_complete_or_closed_w
     tracing::info!(closes, overflows, "relay pressure");
     app.teardown().await;
 }
+
+/// Redis stops taking publishes (a paused primary, a full output buffer) while
+/// every subscription stays up: what was stored meanwhile still reaches every
+/// socket on both replicas, in order, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn publishes_held_up_while_subscriptions_stay_lose_and_reorder_nothing() {
+    const PER_SENDER: usize = 100;
+    let redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let app = spawn_cluster(2, |c| {
+        fast(c);
+        c.shared.redis.url = url.clone();
+    })
+    .await;
+    let mut watchers = Vec::new();
+    for replica in [0, 1] {
+        watchers.push((
+            replica,
+            app.connect(replica, "/ws/chat/room/", &User::new("w"))
+                .await,
+        ));
+    }
+    let s0 = app.connect(0, "/ws/chat/room/", &User::new("s0")).await;
+    let s1 = app.connect(1, "/ws/chat/room/", &User::new("s1")).await;
+    let every = Duration::from_millis(20);
+    let a = tokio::spawn(send_paced(s0, "room", PER_SENDER, every, "a".into()));
+    let b = tokio::spawn(send_paced(s1, "room", PER_SENDER, every, "b".into()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.command(&["CLIENT", "PAUSE", "3000", "WRITE"]).await;
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let total = i64::try_from(2 * PER_SENDER).unwrap();
+    for (replica, client) in watchers.into_iter().chain([(0, a), (1, b)]) {
+        watch_all(&app, replica, client, "room", total).await;
+    }
+    app.teardown().await;
+}
