@@ -3,6 +3,7 @@
 //! the gaps and baselines of the fan-out — on the pool. Errors are this module's
 //! own, sorted by what a caller can do about them.
 
+mod commit_check;
 mod error;
 mod memberships;
 mod reads;

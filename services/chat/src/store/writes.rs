@@ -14,15 +14,14 @@ use std::{
     time::Duration,
 };
 
-use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
 use super::{
+    commit_check::{Witness, committed_anyway},
     error::StoreError,
     memberships::AddMembers,
     rows::Row,
-    schema::messages,
     sql::{EnsureRooms, FindCopies, InsertMessages, LockRooms},
 };
 use crate::domain::{NewMessage, StoredMessage};
@@ -170,9 +169,6 @@ impl<E: Into<StoreError>> From<E> for Missing {
     }
 }
 
-/// The first row a transaction inserted: enough to recognise it afterwards.
-type Witness = (String, i64, Uuid, chrono::DateTime<chrono::Utc>);
-
 /// One attempt's outcomes, and the memberships it created.
 type Attempt = (Vec<Option<Outcome>>, Vec<(Uuid, String)>);
 
@@ -190,11 +186,13 @@ async fn in_transaction(
         Ok((results, witness)) => {
             match conn.batch_execute("COMMIT").await.map_err(StoreError::from) {
                 Ok(()) => Ok(results),
-                Err(StoreError::Connection(why)) => match committed_anyway(url, witness).await {
-                    Some(true) => Ok(results),
-                    Some(false) => Err(Missing::Failed(StoreError::Connection(why))),
-                    None => Err(Missing::Failed(StoreError::Indeterminate(why))),
-                },
+                Err(StoreError::Connection(why)) => {
+                    match committed_anyway(url, witness, CONNECT_TIMEOUT).await {
+                        Some(true) => Ok(results),
+                        Some(false) => Err(Missing::Failed(StoreError::Connection(why))),
+                        None => Err(Missing::Failed(StoreError::Indeterminate(why))),
+                    }
+                }
                 Err(other) => Err(Missing::Failed(other)),
             }
         }
@@ -335,28 +333,6 @@ async fn direct_members(
         read_ids: wanted.values().copied().collect(),
     };
     Ok(add.load::<(Uuid, String)>(&mut *conn).await?)
-}
-
-/// The connection broke during COMMIT, so whether the transaction committed is
-/// unknown, and retrying a committed batch would store it twice. This looks for
-/// the batch's first new row on a fresh connection: `Some(true)` committed,
-/// `Some(false)` not (safe to retry), `None` cannot tell.
-async fn committed_anyway(url: &str, witness: Option<Witness>) -> Option<bool> {
-    let Some((room, id, user, at)) = witness else {
-        return Some(false);
-    };
-    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, platform::database::connect(url))
-        .await
-        .ok()?
-        .ok()?;
-    let found = messages::table
-        .find((room, id))
-        .select((messages::user_id, messages::created_at))
-        .first::<(Uuid, chrono::DateTime<chrono::Utc>)>(&mut conn)
-        .await
-        .optional()
-        .ok()?;
-    Some(found == Some((user, at)))
 }
 
 fn stored(m: &NewMessage, id: i64) -> StoredMessage {
