@@ -42,6 +42,11 @@ pub struct Limits {
     /// `CHAT_MAX_SOCKETS_PER_USER`: sockets one user may hold on one replica;
     /// the handshake beyond it answers `429 rate_limited`.
     pub max_sockets_per_user: usize,
+    /// `CHAT_MAX_MEMBERSHIPS`: memberships one user may hold. Every join of a
+    /// new room name stores one, so without a cap one account churning joins
+    /// at its control rate over its sockets (32 × 50 a second) adds millions of
+    /// rows an hour; a join past the cap still delivers, and is not stored.
+    pub max_memberships: usize,
 }
 
 /// Operational knobs beyond the contract, all defaulted.
@@ -154,6 +159,7 @@ impl Limits {
         control_rate_per_sec: 50,
         control_burst: 100,
         max_sockets_per_user: 32,
+        max_memberships: 1000,
     };
 
     fn from_env() -> Result<Self, EnvError> {
@@ -175,6 +181,7 @@ impl Limits {
                 d.max_sockets_per_user,
                 100_000,
             )?,
+            max_memberships: count("CHAT_MAX_MEMBERSHIPS", d.max_memberships, 1_000_000)?,
         })
     }
 }

@@ -117,7 +117,11 @@ impl Application {
             replica,
             shutdown: shutdown.clone(),
         };
-        let store = Store::new(pg, config.tuning.replay_concurrency);
+        let store = Store::new(
+            pg,
+            config.tuning.replay_concurrency,
+            config.limits.max_memberships,
+        );
         let publish = Arc::new(PublishQueue::new(
             config.tuning.publish_queue,
             config.tuning.publish_queue_bytes,

@@ -28,6 +28,9 @@ pub struct Limits {
     max_rooms_per_socket: usize,
     /// Sockets one user may hold on one server (`CHAT_MAX_SOCKETS_PER_USER`).
     max_sockets_per_user: usize,
+    /// Rooms one user may be a member of (`CHAT_MAX_MEMBERSHIPS`): a join past
+    /// it still delivers, but the room is not added to `GET /v1/rooms`.
+    max_memberships: usize,
     /// `limit` of `GET /v1/rooms/{room}/messages`.
     history_limit: HistoryLimit,
 }
@@ -56,6 +59,7 @@ pub async fn limits(state: web::Data<AppState>) -> HttpResponse {
         typing_interval_ms: u64::try_from(TYPING_EVERY.as_millis()).unwrap_or(u64::MAX),
         max_rooms_per_socket: limits.max_rooms_per_socket,
         max_sockets_per_user: limits.max_sockets_per_user,
+        max_memberships: limits.max_memberships,
         history_limit: HistoryLimit {
             min: MIN_LIMIT,
             max: MAX_LIMIT,

@@ -24,11 +24,12 @@ diesel::table! {
 
 /// Moves read markers forward only, in one statement; returns the markers
 /// that moved. A marker for a room the user is not a member of yet (its join
-/// not written yet) makes the membership.
+/// not written yet) makes the membership, unless the user holds `cap` already.
 pub struct MarkRead<'a> {
     pub users: Vec<Uuid>,
     pub rooms: Vec<&'a str>,
     pub ids: Vec<i64>,
+    pub cap: i64,
 }
 
 /// `INSERT INTO memberships … SELECT * FROM unnest(users, rooms, read ids) `.
@@ -48,11 +49,41 @@ fn insert_rows<'b>(
     Ok(())
 }
 
+/// The rows of [`insert_rows`] that do not take a user past `cap`
+/// memberships: a new one only while the user holds fewer (counted in the
+/// primary key's range of the user, ~1 000 index entries at most), an existing
+/// one always (its marker may move). Rows of one statement are counted against
+/// what was there before it, so a batch may pass the cap by its own size.
+fn capped_rows<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    users: &'b Vec<Uuid>,
+    rooms: &'b Vec<&str>,
+    read_ids: &'b Vec<i64>,
+    cap: &'b i64,
+) -> QueryResult<()> {
+    out.push_sql(
+        "INSERT INTO memberships (user_id, room, read_id) SELECT t.u, t.r, t.i FROM unnest(",
+    );
+    out.push_bind_param::<Array<diesel::sql_types::Uuid>, _>(users)?;
+    out.push_sql("::uuid[], ");
+    out.push_bind_param::<Array<Text>, _>(rooms)?;
+    out.push_sql("::text[], ");
+    out.push_bind_param::<Array<BigInt>, _>(read_ids)?;
+    out.push_sql(
+        "::int8[]) AS t(u, r, i) WHERE EXISTS (SELECT 1 FROM memberships e \
+         WHERE e.user_id = t.u AND e.room = t.r) \
+         OR (SELECT count(*) FROM memberships c WHERE c.user_id = t.u) < ",
+    );
+    out.push_bind_param::<BigInt, _>(cap)?;
+    out.push_sql(" ");
+    Ok(())
+}
+
 statement!(
     MarkRead,
     (diesel::sql_types::Uuid, Text, BigInt),
     |self, out| {
-        insert_rows(&mut out, &self.users, &self.rooms, &self.ids)?;
+        capped_rows(&mut out, &self.users, &self.rooms, &self.ids, &self.cap)?;
         out.push_sql(
             "ON CONFLICT (user_id, room) DO UPDATE \
          SET read_id = GREATEST(memberships.read_id, excluded.read_id) \
@@ -72,6 +103,27 @@ pub struct AddMembers<'a> {
 
 statement!(AddMembers, (diesel::sql_types::Uuid, Text), |self, out| {
     insert_rows(&mut out, &self.users, &self.rooms, &self.read_ids)?;
+    out.push_sql("ON CONFLICT (user_id, room) DO NOTHING RETURNING user_id, room");
+});
+
+/// Memberships of joins: as [`AddMembers`], none past a user's `cap`. (A
+/// direct room's first message is not capped: a message is stored anyway, and
+/// its recipient did nothing to be counted against.)
+pub struct JoinMembers<'a> {
+    pub users: Vec<Uuid>,
+    pub rooms: Vec<&'a str>,
+    pub read_ids: Vec<i64>,
+    pub cap: i64,
+}
+
+statement!(JoinMembers, (diesel::sql_types::Uuid, Text), |self, out| {
+    capped_rows(
+        &mut out,
+        &self.users,
+        &self.rooms,
+        &self.read_ids,
+        &self.cap,
+    )?;
     out.push_sql("ON CONFLICT (user_id, room) DO NOTHING RETURNING user_id, room");
 });
 
@@ -212,11 +264,16 @@ pub async fn rooms_of(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<V
 
 /// Makes users members of rooms they joined, the marker at the room's newest
 /// id when they joined (so joining does not flood a user with unread history).
-pub async fn join(conn: &mut AsyncPgConnection, joins: &[(Uuid, String, i64)]) -> QueryResult<()> {
-    AddMembers {
+pub async fn join(
+    conn: &mut AsyncPgConnection,
+    joins: &[(Uuid, String, i64)],
+    cap: i64,
+) -> QueryResult<()> {
+    JoinMembers {
         users: joins.iter().map(|(u, _, _)| *u).collect(),
         rooms: joins.iter().map(|(_, r, _)| r.as_str()).collect(),
         read_ids: joins.iter().map(|(_, _, id)| *id).collect(),
+        cap,
     }
     .execute(conn)
     .await?;
@@ -237,11 +294,13 @@ pub async fn forget(conn: &mut AsyncPgConnection, user: Uuid, room: &str) -> Que
 pub async fn mark_read(
     conn: &mut AsyncPgConnection,
     marks: &[(Uuid, String, i64)],
+    cap: i64,
 ) -> QueryResult<Vec<(Uuid, String, i64)>> {
     MarkRead {
         users: marks.iter().map(|(u, _, _)| *u).collect(),
         rooms: marks.iter().map(|(_, r, _)| r.as_str()).collect(),
         ids: marks.iter().map(|(_, _, id)| *id).collect(),
+        cap,
     }
     .load(conn)
     .await

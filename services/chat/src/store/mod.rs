@@ -31,16 +31,19 @@ use crate::domain::StoredMessage;
 pub struct Store {
     pool: PgPool,
     replays: Arc<Semaphore>,
+    /// Memberships one user may hold (`CHAT_MAX_MEMBERSHIPS`).
+    max_memberships: i64,
 }
 
 /// How long a read may wait for a connection before it is refused.
 const READ_WAIT: Duration = Duration::from_secs(5);
 
 impl Store {
-    pub fn new(pool: PgPool, replay_limit: usize) -> Self {
+    pub fn new(pool: PgPool, replay_limit: usize, max_memberships: usize) -> Self {
         Self {
             pool,
             replays: Arc::new(Semaphore::new(replay_limit.max(1))),
+            max_memberships: i64::try_from(max_memberships).unwrap_or(i64::MAX),
         }
     }
 
@@ -97,10 +100,10 @@ impl Store {
     }
 
     /// Makes users members of rooms they joined, reading from the given id
-    /// (existing memberships stay as they are).
+    /// (existing memberships stay as they are; none past a user's cap).
     pub async fn join_rooms(&self, joins: &[(uuid::Uuid, String, i64)]) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        Ok(memberships::join(&mut conn, joins).await?)
+        Ok(memberships::join(&mut conn, joins, self.max_memberships).await?)
     }
 
     pub async fn forget_room(&self, user: uuid::Uuid, room: &str) -> Result<(), StoreError> {
@@ -114,7 +117,7 @@ impl Store {
         marks: &[(uuid::Uuid, String, i64)],
     ) -> Result<Vec<(uuid::Uuid, String, i64)>, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(memberships::mark_read(&mut conn, marks).await?)
+        Ok(memberships::mark_read(&mut conn, marks, self.max_memberships).await?)
     }
 
     /// Each room's last id (0 for a room with no messages yet).

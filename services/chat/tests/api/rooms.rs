@@ -280,3 +280,51 @@ async fn receipts_typing_and_presence_do_not_disturb_message_order_or_ids() {
     }
     app.teardown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn joins_past_the_membership_cap_deliver_but_are_not_stored() {
+    let app = spawn_cluster(2, |c| {
+        quick(c);
+        c.limits.max_memberships = 3;
+    })
+    .await;
+    let (ann, bob) = (User::new("ann"), User::new("bob"));
+    // The URL room and two joins fill the cap; three churned names do not pass it.
+    let mut a = app.connect(0, "/ws/chat/r0/", &ann).await;
+    for room in ["r1", "r2"] {
+        a.join(room).await;
+    }
+    rooms_when(&app, &ann, |r| r.len() == 3).await;
+    for room in ["x1", "x2", "x3"] {
+        a.join(room).await;
+        a.send_json(json!({"type": "leave", "room": room})).await;
+    }
+    a.join("over").await;
+    // A join past the cap still delivers.
+    let mut b = app.connect(1, "/ws/chat/over/", &bob).await;
+    b.say("still heard").await;
+    assert_eq!(a.next_message().await["message"], "still heard");
+    // A read marker of a held membership still moves; one of a room not held
+    // makes no membership either.
+    b.join("r1").await;
+    b.say_in("r1", "in r1").await;
+    assert_eq!(a.next_message().await["room"], "r1");
+    a.send_json(json!({"type": "read", "room": "r1", "id": 1}))
+        .await;
+    a.send_json(json!({"type": "read", "room": "over", "id": 1}))
+        .await;
+    let rooms = rooms_when(&app, &ann, |r| {
+        room(r, "r1").is_some_and(|m| m["read_id"] == 1)
+    })
+    .await;
+    let mut names: Vec<&str> = rooms.iter().filter_map(|r| r["room"].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["r0", "r1", "r2"]);
+    // Forgetting one makes room for the next join.
+    a.send_json(json!({"type": "leave", "room": "r2", "forget": true}))
+        .await;
+    rooms_when(&app, &ann, |r| r.len() == 2).await;
+    a.join("later").await;
+    rooms_when(&app, &ann, |r| room(r, "later").is_some()).await;
+    app.teardown().await;
+}
