@@ -10,6 +10,7 @@
 //! share one), and pub/sub is sharded ([`pubsub`]).
 
 pub mod pubsub;
+pub mod push_queue;
 pub mod slots;
 mod split;
 pub mod topology;
@@ -132,7 +133,7 @@ pub fn shared(settings: &RedisSettings) -> anyhow::Result<Shared> {
 pub(crate) fn cluster_client(
     nodes: &[String],
     timeout: Duration,
-    pushes: Option<tokio::sync::mpsc::UnboundedSender<redis::PushInfo>>,
+    pushes: Option<push_queue::PushSender>,
 ) -> anyhow::Result<ClusterClient> {
     let mut builder = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
         .tcp_settings(TcpSettings::default().set_nodelay(true))

@@ -14,19 +14,20 @@
 
 use std::collections::HashMap;
 
+use super::{
+    Topology, cluster_client, connection_info,
+    push_queue::{self, Bounds, Pushes},
+};
+use crate::settings::RedisSettings;
 use redis::{
     PushInfo, PushKind, Value, aio::MultiplexedConnection, cluster_async::ClusterConnection,
     cluster_routing::Slot,
 };
-use tokio::sync::mpsc;
-
-use super::{Topology, cluster_client, connection_info};
-use crate::settings::RedisSettings;
 
 /// A subscribing connection and the pushes it receives.
 pub struct Subscription {
     conn: Conn,
-    pub pushes: mpsc::UnboundedReceiver<PushInfo>,
+    pub pushes: Pushes,
 }
 
 enum Conn {
@@ -56,7 +57,7 @@ pub fn unsubscribed(push: &PushInfo) -> Option<String> {
 impl Subscription {
     /// Connects; on one Redis the connection is named `name` (`CLIENT LIST`).
     pub async fn connect(settings: &RedisSettings, name: &str) -> anyhow::Result<Self> {
-        let (tx, pushes) = mpsc::unbounded_channel();
+        let (tx, pushes) = push_queue::channel(Bounds::DEFAULT);
         let topology = Topology::parse(&settings.url).map_err(|e| anyhow::anyhow!(e))?;
         let conn = match topology {
             Topology::Single(url) => {

@@ -25,10 +25,12 @@ use std::{
 use auth::{Revocation, RevocationKeys};
 use deadpool_redis::redis::{self, PushInfo, PushKind};
 use platform::{
-    redis::pubsub::{self, Subscription},
+    redis::{
+        pubsub::{self, Subscription},
+        push_queue::Pushes,
+    },
     settings::RedisSettings,
 };
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use self::decode::Push;
@@ -268,7 +270,7 @@ impl Subscriber {
     /// Handles `first` and every push already waiting behind it, offering the
     /// room messages among them to the hub as one batch. Pushes keep their
     /// order: a revocation first offers what came before it.
-    fn on_pushes(&self, first: PushInfo, pushes: &mut mpsc::UnboundedReceiver<PushInfo>) -> Pushed {
+    fn on_pushes(&self, first: PushInfo, pushes: &mut Pushes) -> Pushed {
         let mut batch = Vec::new();
         let mut unsubscribed = Vec::new();
         let mut next = Some(first);
@@ -309,7 +311,7 @@ impl Subscriber {
             }
             taken += 1;
             if taken < PUSH_BATCH_MAX {
-                next = pushes.try_recv().ok();
+                next = pushes.try_recv();
             }
         }
         self.hub.offer(&batch);
