@@ -14,7 +14,6 @@ import {
   directPeer,
   isDirectRoom,
   LOBBY,
-  MessageRefused,
   socketLimits,
   type ChatMessage,
   type ChatSocket,
@@ -23,7 +22,8 @@ import {
   type ReadFrame,
 } from '../client';
 import { byId, h } from './dom';
-import { connectionLabel, frameErrorText, refusalText } from './format';
+import { wireComposer } from './composer';
+import { connectionLabel, frameErrorText } from './format';
 import { chatLayout } from './layout';
 import { insertMessages, messageItems, newestVisibleId, unreadAfter, type Room } from './messages-view';
 import { RoomActivity } from './room-activity';
@@ -191,19 +191,13 @@ export class ChatView {
       renamed: () => this.socket.reconnect(),
     });
 
-    this.el.composer.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      this.sendCurrent();
-    });
-    this.el.input.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-        ev.preventDefault();
-        this.sendCurrent();
-      }
-    });
-    this.el.input.addEventListener('input', () => {
-      this.autosize();
-      if (this.el.input.value.trim() !== '') this.socket.typing(this.active); // throttled by the socket
+    wireComposer({
+      form: this.el.composer,
+      input: this.el.input,
+      socket: this.socket,
+      room: () => this.active,
+      toast: (text, field) => this.toast(text, field),
+      sent: () => this.renderMessages('bottom'),
     });
 
     this.el.older.addEventListener('click', () => void this.loadOlder());
@@ -339,29 +333,6 @@ export class ChatView {
   private setSidebar(open: boolean): void {
     this.el.toggle.setAttribute('aria-expanded', String(open));
     this.el.sidebar.classList.toggle('open', open);
-  }
-
-  // ---- sending ---------------------------------------------------------------------
-
-  private sendCurrent(): void {
-    const text = this.el.input.value;
-    if (text.trim() === '') return;
-    try {
-      this.socket.send(this.active, text); // checked against the service's limits first
-    } catch (err) {
-      if (!(err instanceof MessageRefused)) throw err;
-      this.toast(refusalText(err), this.el.input);
-      return;
-    }
-    this.el.input.value = '';
-    this.autosize();
-    this.renderMessages('bottom');
-  }
-
-  private autosize(): void {
-    const t = this.el.input;
-    t.style.height = 'auto';
-    t.style.height = `${Math.min(t.scrollHeight, 160)}px`;
   }
 
   // ---- rendering -------------------------------------------------------------------

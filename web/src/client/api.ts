@@ -17,17 +17,8 @@ import {
   type SessionStore,
   type StoredSession,
 } from './session';
-import type {
-  ChatLimits,
-  ChatMessage,
-  HistoryQuery,
-  PresentUser,
-  RoomSummary,
-  SendCodeResult,
-  TokenPair,
-  User,
-  VerificationLimits,
-} from './types';
+import type { ChatLimits, ChatMessage, HistoryQuery, PresentUser, RoomSummary } from './types';
+import type { SendCodeResult, TokenPair, User, VerificationLimits } from './types';
 
 export interface ClientOptions {
   /** Base URL of the verification service, e.g. `http://127.0.0.1:8081`. */
