@@ -181,6 +181,19 @@ await step('typing: the typer\'s message ends "typing" at once', async () => {
   await typing.waitFor({ state: 'hidden', timeout: 2_000 });
 });
 
+// After the typing steps: Alice's typing here would be throttled (one a second) there.
+await step('a message over the service\'s limit (MAX_MESSAGE_CHARS=500 here, from GET /v1/limits) is refused, not sent', async () => {
+  const box = a.getByLabel('Message', { exact: true });
+  const long = 'x'.repeat(501);
+  await say(a, long);
+  await a.locator('#toast').filter({ hasText: 'A message is at most 500 characters.' }).waitFor();
+  assert((await box.inputValue()) === long, 'the refused message was not left in the box to shorten');
+  assert((await a.locator('#message-list li.pending').count()) === 0, 'the refused message is pending');
+  const atLimit = 'y'.repeat(500);
+  await say(a, atLimit);
+  await sees(b, atLimit, alice.name);
+});
+
 await step('online in this room: both are listed on both screens', async () => {
   await a.locator('#online-list li', { hasText: `${alice.name} (you)` }).waitFor();
   await a.locator('#online-list li', { hasText: bob.name }).waitFor();

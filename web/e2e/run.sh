@@ -3,6 +3,7 @@
 #
 # Installs what it needs (Debian's chromium when missing and running as root; the web
 # app's npm packages with `npm ci`, playwright-core among them and no browser download),
+# checks that the generated wire types match docs/api/ (`npm run gen:check`, no network),
 # runs the client's unit tests, builds the app and the services, then starts on free
 # ports, with a fresh database, its own Redis key prefix, fresh keys and a file: mail
 # transport: verification, chat and the static server of web/dist. Then runs
@@ -73,6 +74,8 @@ command -v openssl >/dev/null || { can_apt && apt_install openssl; } || die "ope
 
 log "web: npm ci"
 (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error)
+log "web: the generated wire types match docs/api/ (npm run gen:check)"
+(cd "$WEB" && npm run --silent gen:check)
 log "web: unit tests (vitest)"
 (cd "$WEB" && npx vitest run)
 log "web: build"
@@ -117,7 +120,8 @@ JWT_PRIVATE_KEY="$TMP/keys/private/e2e.pem" MAIL_TRANSPORT="file:$TMP/mail" \
 PIDS+=($!)
 wait_http "http://127.0.0.1:$VERIFICATION_PORT/readyz" 60 "${PIDS[-1]}"
 # A generous chat rate: the history test sends a page and a half of messages quickly.
-CHAT_RATE=200 CHAT_BURST=200 LISTEN_ADDR="127.0.0.1:$CHAT_PORT" target/debug/chat >"$TMP/chat.log" 2>&1 &
+# A message limit other than the contract's default: the app must take it from GET /v1/limits.
+CHAT_RATE=200 CHAT_BURST=200 MAX_MESSAGE_CHARS=500 LISTEN_ADDR="127.0.0.1:$CHAT_PORT" target/debug/chat >"$TMP/chat.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$CHAT_PORT/readyz" 60 "${PIDS[-1]}"
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, ChatverifyClient, describeError, errorFromBody, errorFromResponse, parseRetryAfter } from '../src/client';
+import { ApiError, ChatverifyClient, describeError, errorFromBody, errorFromResponse, isKnownErrorCode, parseRetryAfter, type KnownErrorCode } from '../src/client';
 import { pair, scriptedFetch } from './helpers';
 
 describe('parseRetryAfter', () => {
@@ -58,6 +58,23 @@ describe('describeError', () => {
     expect(describeError(new ApiError('network_error', ''))).toMatch(/Cannot reach/);
     expect(describeError(new ApiError('something_new', 'The service said so', 400))).toBe('The service said so');
     expect(describeError(new Error('plain'))).toBe('plain');
+  });
+
+  it('has a sentence for every code the descriptions name, and the service’s words where they say more', () => {
+    const codes: KnownErrorCode[] = [
+      'invalid_email', 'invalid_code', 'too_many_attempts', 'rate_limited', 'invalid_token', 'unavailable',
+      'invalid_room', 'forbidden', 'network_error', 'timeout', 'signed_out',
+    ];
+    for (const code of codes) {
+      expect(isKnownErrorCode(code)).toBe(true);
+      const text = describeError(new ApiError(code, 'raw service text', 400));
+      expect(text, code).not.toBe('raw service text');
+      expect(text.length, code).toBeGreaterThan(10);
+    }
+    for (const code of ['invalid_request', 'not_found', 'bad_response'] as const) {
+      expect(describeError(new ApiError(code, 'limit must be between 1 and 100', 400))).toBe('limit must be between 1 and 100');
+    }
+    expect(isKnownErrorCode('method_not_allowed')).toBe(false);
   });
 });
 

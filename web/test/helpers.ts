@@ -71,7 +71,7 @@ export function fakeAuth(overrides: Partial<SocketAuth> = {}) {
 
 export function msg(room: string, id: number, extra: Record<string, unknown> = {}) {
   return {
-    type: 'message',
+    type: 'message' as const,
     id,
     room,
     user: 'Ann',

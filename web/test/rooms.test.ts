@@ -20,12 +20,18 @@ describe('rooms', () => {
     expect(isValidRoom('Lobby')).toBe(false);
     expect(isValidRoom(`dm.${LOW}.${HIGH}`)).toBe(true);
     expect(isDirectRoom(`dm.${HIGH}.${LOW}`)).toBe(false);
+    expect(isValidRoom(`dm.${HIGH}.${LOW}`)).toBe(false);
+    expect(isValidRoom(`dm.${LOW.toUpperCase()}.${HIGH}`)).toBe(false);
+    expect(isValidRoom('dm')).toBe(true); // a public room that only starts like one
+    expect(isValidRoom('a.b')).toBe(false);
+    expect(isValidRoom('lobby\n')).toBe(false);
   });
 
   it('normalizes what a person types', () => {
     expect(normalizeRoomInput('  #Team Chat ')).toBe('team-chat');
     expect(normalizeRoomInput('ok_1')).toBe('ok_1');
     expect(normalizeRoomInput('no/slash')).toBeUndefined();
+    expect(normalizeRoomInput(`dm.${LOW}.${HIGH}`)).toBeUndefined(); // direct rooms are opened by user id
     expect(normalizeRoomInput('')).toBeUndefined();
   });
 

@@ -177,6 +177,18 @@ describe('ChatSocket', () => {
     expect(FakeSocket.all).toHaveLength(2);
   });
 
+  it.each([1002, 1007, 1009])('%i (the client sent something wrong): reconnects and keeps its rooms', async (code) => {
+    const { socket, calls } = setup();
+    socket.join('r', { since: 3 });
+    const ws = await connect(socket);
+    ws.serverClose(code);
+    expect(socket.state).toBe('reconnecting');
+    expect(calls.revoked).toBe(0);
+    await vi.advanceTimersByTimeAsync(250);
+    FakeSocket.last().open();
+    expect(FakeSocket.last().frames('join')).toEqual([{ type: 'join', room: 'r', since: 3 }]);
+  });
+
   it('asks whether the login is still good after handshakes keep failing', async () => {
     const auth = fakeAuth({ verify: async () => 'signed_out' });
     const { socket } = setup({ auth });

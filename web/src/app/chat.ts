@@ -14,12 +14,15 @@ import {
   directPeer,
   isDirectRoom,
   LOBBY,
+  socketLimits,
   type ChatMessage,
   type ChatSocket,
   type ChatverifyClient,
+  type Limits,
   type ReadFrame,
 } from '../client';
 import { byId, h } from './dom';
+import { wireComposer } from './composer';
 import { connectionLabel, frameErrorText } from './format';
 import { chatLayout } from './layout';
 import { insertMessages, messageItems, newestVisibleId, unreadAfter, type Room } from './messages-view';
@@ -29,16 +32,18 @@ import { RoomList } from './room-list';
 import { wireSidebarForms } from './sidebar-forms';
 import { Toast } from './toast';
 
-const PAGE = 50;
-const MAX_MESSAGE_CHARS = 4000;
-
 export interface ChatViewOptions {
   /** A signed-in client. When its session ends (`signed_out`), the owner destroys the view. */
   client: ChatverifyClient;
+  /** Both services' `GET /v1/limits`, asked at start-up. */
+  limits: Limits;
 }
 
 export class ChatView {
   private readonly client: ChatverifyClient;
+  private readonly limits: Limits;
+  /** Messages per history page: the service's default `limit`. */
+  private readonly page: number;
   private readonly socket: ChatSocket;
   private readonly me: string;
   /** The rooms, their messages as far as loaded, and their unread counts. */
@@ -69,9 +74,11 @@ export class ChatView {
   constructor(root: HTMLElement, options: ChatViewOptions) {
     this.root = root;
     this.client = options.client;
+    this.limits = options.limits;
+    this.page = this.limits.chat.history_limit.default;
     this.me = this.client.user?.id ?? '';
-    this.socket = this.client.socket();
-    root.replaceChildren(chatLayout(this.client.user));
+    this.socket = this.client.socket(socketLimits(this.limits.chat));
+    root.replaceChildren(chatLayout(this.client.user, this.limits.verification));
     this.el = {
       conn: byId(root, 'conn'),
       roomList: byId(root, 'room-list'),
@@ -95,6 +102,7 @@ export class ChatView {
       me: this.me,
       names: this.names,
       list: this.el.roomList,
+      joinLimit: this.limits.chat.max_rooms_per_socket,
       active: () => this.active,
       title: (name) => this.title(name),
       open: (name) => this.select(name),
@@ -177,24 +185,19 @@ export class ChatView {
     this.el.toggle.addEventListener('click', () => this.setSidebar(this.el.toggle.getAttribute('aria-expanded') !== 'true'));
     wireSidebarForms(this.root, {
       client: this.client,
+      limits: this.limits.verification,
       open: (room) => this.select(room),
       toast: (text, field) => this.toast(text, field),
       renamed: () => this.socket.reconnect(),
     });
 
-    this.el.composer.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      this.sendCurrent();
-    });
-    this.el.input.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-        ev.preventDefault();
-        this.sendCurrent();
-      }
-    });
-    this.el.input.addEventListener('input', () => {
-      this.autosize();
-      if (this.el.input.value.trim() !== '') this.socket.typing(this.active); // throttled by the socket
+    wireComposer({
+      form: this.el.composer,
+      input: this.el.input,
+      socket: this.socket,
+      room: () => this.active,
+      toast: (text, field) => this.toast(text, field),
+      sent: () => this.renderMessages('bottom'),
     });
 
     this.el.older.addEventListener('click', () => void this.loadOlder());
@@ -255,11 +258,11 @@ export class ChatView {
     room.error = undefined;
     room.loading = true;
     try {
-      const page = await this.client.history(room.name, { limit: PAGE });
+      const page = await this.client.history(room.name, { limit: this.page });
       if (this.list.get(room.name) !== room) return;
       for (const m of page) this.names.set(m.user_id, m.user);
       insertMessages(room, page);
-      room.hasOlder = page.length === PAGE;
+      room.hasOlder = page.length === this.page;
       room.loaded = true;
       const newest = page.at(-1);
       if (newest) this.list.book.shown(newest);
@@ -294,8 +297,8 @@ export class ChatView {
     room.loadingOlder = true;
     this.el.older.textContent = 'Loading…';
     try {
-      const page = await this.client.history(room.name, { before: oldest, limit: PAGE });
-      room.hasOlder = page.length === PAGE;
+      const page = await this.client.history(room.name, { before: oldest, limit: this.page });
+      room.hasOlder = page.length === this.page;
       insertMessages(room, page);
       if (room.name === this.active) this.renderMessages('preserve');
     } catch (err) {
@@ -330,27 +333,6 @@ export class ChatView {
   private setSidebar(open: boolean): void {
     this.el.toggle.setAttribute('aria-expanded', String(open));
     this.el.sidebar.classList.toggle('open', open);
-  }
-
-  // ---- sending ---------------------------------------------------------------------
-
-  private sendCurrent(): void {
-    const text = this.el.input.value;
-    if (text.trim() === '') return;
-    if ([...text].length > MAX_MESSAGE_CHARS) {
-      this.toast(`A message is at most ${MAX_MESSAGE_CHARS} characters.`, this.el.input);
-      return;
-    }
-    this.socket.send(this.active, text);
-    this.el.input.value = '';
-    this.autosize();
-    this.renderMessages('bottom');
-  }
-
-  private autosize(): void {
-    const t = this.el.input;
-    t.style.height = 'auto';
-    t.style.height = `${Math.min(t.scrollHeight, 160)}px`;
   }
 
   // ---- rendering -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import type { ConnectionState, ErrorFrame } from '../client';
+import { isKnownFrameErrorCode, type ConnectionState, type ErrorFrame, type FrameErrorCode, type MessageRefused } from '../client';
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dateTimeFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
@@ -38,23 +38,37 @@ export function connectionLabel(state: ConnectionState, retryAt?: number, now = 
   }
 }
 
+/**
+ * One text per code of the frames schema's ErrorCode: a code added there breaks the
+ * build here until it is worded. Undefined: the service's own message says it best.
+ */
+const FRAME_ERROR_TEXT: Record<FrameErrorCode, string | undefined> = {
+  rate_limited: 'You are sending messages too fast. Wait a moment and retry.',
+  message_too_long: 'That message is too long.',
+  empty_message: 'A message cannot be empty.',
+  forbidden: 'You are not allowed in that room.',
+  invalid_room: 'That room name is not valid.',
+  not_joined: 'You are not in that room any more.',
+  unavailable: 'The message could not be stored right now. Retry it.',
+  invalid_json: undefined,
+  invalid_request: undefined,
+};
+
 export function frameErrorText(frame: ErrorFrame): string {
-  switch (frame.code) {
-    case 'rate_limited':
-      return 'You are sending messages too fast. Wait a moment and retry.';
+  const text = isKnownFrameErrorCode(frame.code) ? FRAME_ERROR_TEXT[frame.code] : undefined;
+  return text ?? (frame.message || frame.code);
+}
+
+/** Why a message was not sent (ChatSocket.send checks it against the service's limits). */
+export function refusalText(err: MessageRefused): string {
+  switch (err.code) {
     case 'message_too_long':
-      return 'That message is too long.';
+      return `A message is at most ${err.limit ?? '?'} characters.`;
+    case 'frame_too_large':
+      return 'That message is too large to send.';
     case 'empty_message':
       return 'A message cannot be empty.';
-    case 'forbidden':
-      return 'You are not allowed in that room.';
-    case 'invalid_room':
-      return 'That room name is not valid.';
-    case 'not_joined':
-      return 'You are not in that room any more.';
-    case 'unavailable':
-      return 'The message could not be stored right now. Retry it.';
-    default:
-      return frame.message || frame.code;
+    case 'invalid_request':
+      return 'That message holds a character that cannot be sent (U+0000).';
   }
 }

@@ -1,9 +1,9 @@
 /** The signed-in screen's static structure; chat.ts fills it in and wires it. */
 
-import type { User } from '../client';
+import type { User, VerificationLimits } from '../client';
 import { h } from './dom';
 
-export function chatLayout(user: User | null): HTMLElement {
+export function chatLayout(user: User | null, limits: VerificationLimits): HTMLElement {
   return h('div', { class: 'app' },
     h('header', { class: 'topbar' },
       h('button', { id: 'rooms-toggle', class: 'rooms-toggle', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'sidebar' }, 'Rooms'),
@@ -41,7 +41,7 @@ export function chatLayout(user: User | null): HTMLElement {
           h('form', { id: 'name-form', class: 'stack', novalidate: true },
             h('label', { for: 'display-name' }, 'Display name'),
             h('div', { class: 'row' },
-              h('input', { id: 'display-name', name: 'display_name', maxlength: 32, autocomplete: 'nickname' }),
+              h('input', { id: 'display-name', name: 'display_name', maxlength: limits.display_name_max_chars, autocomplete: 'nickname' }),
               h('button', { type: 'submit' }, 'Save'),
             ),
           ),

@@ -1,5 +1,5 @@
 import '../styles.css';
-import { ChatverifyClient, WebStorageStore, type SignOutReason } from '../client';
+import { ChatverifyClient, loadLimits, WebStorageStore, type SignOutReason } from '../client';
 import { ChatView } from './chat';
 import { loadConfig } from './config';
 import { renderSignIn } from './signin';
@@ -13,6 +13,10 @@ const NOTICES: Record<SignOutReason, string> = {
 async function boot(root: HTMLElement): Promise<void> {
   const config = await loadConfig();
   const client = new ChatverifyClient({ ...config, store: new WebStorageStore() });
+  // Message size, code length, name bounds, … as the services are configured; the
+  // contract's defaults for a service that does not answer in time.
+  const limits = await loadLimits(client);
+  if (limits.unreachable.length > 0) console.warn(`limits: using the defaults for ${limits.unreachable.join(' and ')}`);
   let chat: ChatView | null = null;
   let stopSignIn: (() => void) | null = null;
 
@@ -20,13 +24,13 @@ async function boot(root: HTMLElement): Promise<void> {
     chat?.destroy();
     chat = null;
     stopSignIn?.();
-    stopSignIn = renderSignIn(root, { client, notice, onSignedIn: showChat });
+    stopSignIn = renderSignIn(root, { client, limits: limits.verification, notice, onSignedIn: showChat });
   };
   const showChat = () => {
     stopSignIn?.();
     stopSignIn = null;
     chat?.destroy();
-    chat = new ChatView(root, { client });
+    chat = new ChatView(root, { client, limits });
     (document.getElementById('message') as HTMLTextAreaElement | null)?.focus();
   };
 

@@ -13,12 +13,6 @@ import { renderRoomList } from './room-list-view';
 
 /** After a failed fetch, ms (it is also tried again when the socket reconnects). */
 const RETRY_MS = 5_000;
-/**
- * Rooms joined for live badges, the newest first: the service's default limit per socket
- * (more is refused with an error frame). A room past it still shows its listed count and
- * is joined when opened.
- */
-const JOIN_LIMIT = 100;
 
 export interface RoomListOptions {
   client: ChatverifyClient;
@@ -28,6 +22,12 @@ export interface RoomListOptions {
   names: Map<string, string>;
   /** The `<ul>` to render into. */
   list: HTMLElement;
+  /**
+   * Rooms joined for live badges, the newest first: chat's `max_rooms_per_socket` (more
+   * is refused with an error frame). A room past it still shows its listed count and is
+   * joined when opened.
+   */
+  joinLimit: number;
   active(): string;
   title(name: string): string;
   /** A room was clicked. */
@@ -167,7 +167,7 @@ export class RoomList {
       this.ensure(s.room);
       this.openedHere.delete(s.room);
       // Replay from the listed newest id: what came after the list was made is counted live.
-      if (socket.lastSeen(s.room) === undefined && socket.joinedRooms.length < JOIN_LIMIT) socket.join(s.room, { since: s.last_id });
+      if (socket.lastSeen(s.room) === undefined && socket.joinedRooms.length < this.o.joinLimit) socket.join(s.room, { since: s.last_id });
     }
     this.listed = true;
     this.o.list.dataset.loaded = 'true';

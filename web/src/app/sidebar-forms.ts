@@ -1,10 +1,12 @@
 /** The sidebar's forms: join a room by name, message a user by id, copy one's id, rename. */
 
-import { ApiError, describeError, directRoom, isUuid, normalizeRoomInput, type ChatverifyClient } from '../client';
+import { ApiError, describeError, directRoom, isUuid, normalizeRoomInput, type ChatverifyClient, type VerificationLimits } from '../client';
 import { byId } from './dom';
 
 export interface SidebarActions {
   client: ChatverifyClient;
+  /** Verification's limits: the display name's bounds. */
+  limits: VerificationLimits;
   /** Opens (and joins) a room. */
   open(room: string): void;
   toast(text: string, field?: HTMLElement): void;
@@ -59,8 +61,10 @@ export function wireSidebarForms(root: HTMLElement, a: SidebarActions): void {
   byId<HTMLFormElement>(root, 'name-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const name = nameInput.value.trim();
-    if (name.length < 1 || [...name].length > 32) {
-      a.toast('A display name is 1 to 32 characters.', nameInput);
+    const { display_name_min_chars: min, display_name_max_chars: max } = a.limits;
+    const chars = [...name].length;
+    if (chars < min || chars > max) {
+      a.toast(`A display name is ${min} to ${max} characters.`, nameInput);
       return;
     }
     try {

@@ -1,16 +1,19 @@
-/** Sign in with an email address and the 6-digit code mailed to it. */
+/** Sign in with an email address and the code mailed to it (`code_length` digits: verification's limits). */
 
-import { ApiError, describeError, type ChatverifyClient } from '../client';
+import { ApiError, describeError, type ChatverifyClient, type VerificationLimits } from '../client';
 import { h } from './dom';
 
 export interface SignInOptions {
   client: ChatverifyClient;
+  /** Verification's `GET /v1/limits`: how many digits a code has. */
+  limits: VerificationLimits;
   /** Shown above the form, e.g. why the last session ended. */
   notice?: string;
   onSignedIn(): void;
 }
 
-export function renderSignIn(root: HTMLElement, { client, notice, onSignedIn }: SignInOptions): () => void {
+export function renderSignIn(root: HTMLElement, { client, limits, notice, onSignedIn }: SignInOptions): () => void {
+  const digits = limits.code_length;
   let email = '';
   /** Epoch ms when the current code expires, by this device's clock. */
   let codeExpiresAt = 0;
@@ -39,7 +42,7 @@ export function renderSignIn(root: HTMLElement, { client, notice, onSignedIn }: 
 
   const codeInput = h('input', {
     id: 'code', name: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code',
-    pattern: '[0-9]{6}', maxlength: 6, required: true, 'aria-describedby': 'code-help signin-error',
+    pattern: `[0-9]{${digits}}`, maxlength: digits, required: true, 'aria-describedby': 'code-help signin-error',
   });
   const codeHelp = h('p', { id: 'code-help', class: 'help' });
   const confirmButton = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
@@ -55,7 +58,7 @@ export function renderSignIn(root: HTMLElement, { client, notice, onSignedIn }: 
 
   const section = h('section', { class: 'signin card', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'Sign in to chatverify'),
-    h('p', { class: 'help' }, 'We email you a 6-digit code. No password needed.'),
+    h('p', { class: 'help' }, `We email you a ${digits}-digit code. No password needed.`),
     info,
     emailForm,
     codeForm,
@@ -93,7 +96,7 @@ export function renderSignIn(root: HTMLElement, { client, notice, onSignedIn }: 
     if (!codeForm.hidden && codeExpiresAt > 0) {
       const left = Math.ceil((codeExpiresAt - now) / 1000);
       codeHelp.textContent = left > 0
-        ? `We sent a 6-digit code to ${email}. It expires in ${left >= 60 ? `${Math.ceil(left / 60)} min` : `${left} s`}.`
+        ? `We sent a ${digits}-digit code to ${email}. It expires in ${left >= 60 ? `${Math.ceil(left / 60)} min` : `${left} s`}.`
         : `The code sent to ${email} has expired. Send a new code.`;
     }
   };
@@ -161,15 +164,15 @@ export function renderSignIn(root: HTMLElement, { client, notice, onSignedIn }: 
   });
 
   codeInput.addEventListener('input', () => {
-    const digits = codeInput.value.replace(/\D/g, '').slice(0, 6);
-    if (digits !== codeInput.value) codeInput.value = digits;
+    const typed = codeInput.value.replace(/\D/g, '').slice(0, digits);
+    if (typed !== codeInput.value) codeInput.value = typed;
   });
 
   codeForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const code = codeInput.value.trim();
-    if (!/^\d{6}$/.test(code)) {
-      error.textContent = 'The code is 6 digits.';
+    if (code.length !== digits || !/^\d+$/.test(code)) {
+      error.textContent = `The code is ${digits} digits.`;
       codeInput.focus();
       return;
     }

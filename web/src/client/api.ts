@@ -4,6 +4,7 @@ import { backoffDelay } from './backoff';
 import { Emitter } from './emitter';
 import { ApiError } from './errors';
 import { requestJson, type RequestOptions } from './http';
+import { chatLimitsFrom, verificationLimitsFrom } from './limits';
 import { parseHistory, parsePresence, parseRooms } from './responses';
 import { ChatSocket, type ChatSocketOptions, type SocketAuth } from './socket';
 import {
@@ -16,7 +17,8 @@ import {
   type SessionStore,
   type StoredSession,
 } from './session';
-import type { ChatMessage, HistoryQuery, PresentUser, RoomSummary, SendCodeResult, TokenPair, User } from './types';
+import type { ChatLimits, ChatMessage, HistoryQuery, PresentUser, RoomSummary } from './types';
+import type { SendCodeResult, TokenPair, User, VerificationLimits } from './types';
 
 export interface ClientOptions {
   /** Base URL of the verification service, e.g. `http://127.0.0.1:8081`. */
@@ -223,7 +225,7 @@ export class ChatverifyClient {
 
   // ---- verification ----------------------------------------------------------------
 
-  /** Mails a 6-digit code. Errors: `invalid_email`, `rate_limited` (with retryAfter). */
+  /** Mails a code (`code_length` digits). Errors: `invalid_email`, `rate_limited` (with retryAfter). */
   sendCode(email: string): Promise<SendCodeResult> {
     return this.request<SendCodeResult>(this.verificationUrl, '/v1/verification/send', {
       method: 'POST',
@@ -263,6 +265,21 @@ export class ChatverifyClient {
     }
   }
 
+  // ---- limits ----------------------------------------------------------------------
+
+  /**
+   * Chat's `GET /v1/limits` (no token): message size, rates, rooms per socket, history
+   * page sizes. A field an older service does not send keeps the contract's default.
+   */
+  async chatLimits(options: { timeoutMs?: number } = {}): Promise<ChatLimits> {
+    return chatLimitsFrom(await this.request<unknown>(this.chatUrl, '/v1/limits', {}, options.timeoutMs));
+  }
+
+  /** Verification's `GET /v1/limits` (no token): code length and lifetime, display-name bounds. */
+  async verificationLimits(options: { timeoutMs?: number } = {}): Promise<VerificationLimits> {
+    return verificationLimitsFrom(await this.request<unknown>(this.verificationUrl, '/v1/limits', {}, options.timeoutMs));
+  }
+
   // ---- account ---------------------------------------------------------------------
 
   async me(): Promise<User> {
@@ -272,7 +289,8 @@ export class ChatverifyClient {
   }
 
   /**
-   * Sets the display name (1–32 characters), then refreshes the token pair so that
+   * Sets the display name (`display_name_min_chars`..`display_name_max_chars` of
+   * `verificationLimits()`), then refreshes the token pair so that
    * new tokens, and sockets opened with them, carry the new name.
    */
   async updateMe(displayName: string): Promise<User> {
@@ -367,7 +385,7 @@ export class ChatverifyClient {
     }
   }
 
-  private request<T>(base: string, path: string, options: RequestOptions = {}): Promise<T> {
-    return requestJson<T>({ fetch: this.fetchFn, timeoutMs: this.timeoutMs, now: this.now }, base, path, options);
+  private request<T>(base: string, path: string, options: RequestOptions = {}, timeoutMs = this.timeoutMs): Promise<T> {
+    return requestJson<T>({ fetch: this.fetchFn, timeoutMs, now: this.now }, base, path, options);
   }
 }

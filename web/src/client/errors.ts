@@ -4,29 +4,9 @@
  * `Retry-After` (seconds). Failures that never reached a service get their own codes.
  */
 
-/** Error codes the contract names, plus the client's own for failures before an answer. */
-export type KnownErrorCode =
-  // verification service
-  | 'invalid_email'
-  | 'rate_limited'
-  | 'invalid_code'
-  | 'too_many_attempts'
-  | 'invalid_token'
-  // both services
-  | 'invalid_request'
-  | 'not_found'
-  | 'unavailable'
-  // chat service
-  | 'invalid_room'
-  | 'forbidden'
-  // client side: no usable answer
-  | 'network_error'
-  | 'timeout'
-  | 'bad_response'
-  | 'signed_out';
+import type { ErrorCode, KnownErrorCode } from './error-codes';
 
-/** A known code, or whatever else a newer service version may send. */
-export type ErrorCode = KnownErrorCode | (string & {});
+export type { ChatErrorCode, ClientErrorCode, ErrorCode, ErrorCodeOf, KnownErrorCode, VerificationErrorCode } from './error-codes';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -71,7 +51,7 @@ export function parseRetryAfter(header: string | null | undefined, now: number =
 }
 
 /** Fallback codes when a body is not the contract's JSON (a proxy's HTML page, say). */
-function codeForStatus(status: number): ErrorCode {
+function codeForStatus(status: number): KnownErrorCode {
   if (status === 401) return 'invalid_token';
   if (status === 403) return 'forbidden';
   if (status === 404) return 'not_found';
@@ -119,38 +99,47 @@ function seconds(n: number): string {
   return `${m} minute${m === 1 ? '' : 's'}`;
 }
 
+type Describe = (err: ApiError, ctx: DescribeContext) => string;
+
+const sessionEnded: Describe = () => 'Your session has ended. Sign in again.';
+const ownMessage: Describe = (err) => err.message || 'Something went wrong.';
+
+/**
+ * One sentence per code the descriptions name: a code added to or removed from an
+ * OpenAPI file breaks the build here until it is worded.
+ */
+const DESCRIPTIONS: Record<KnownErrorCode, Describe> = {
+  invalid_email: () => 'That email address is not valid.',
+  rate_limited: (err) =>
+    err.retryAfter !== undefined
+      ? `Too many requests. Try again in ${seconds(err.retryAfter)}.`
+      : 'Too many requests. Try again shortly.',
+  invalid_code: (_, ctx) =>
+    ctx.codeExpired
+      ? 'That code has expired. Send a new code.'
+      : 'That code is wrong or has expired. Check it, or send a new code.',
+  too_many_attempts: () => 'Too many wrong codes: this code no longer works. Send a new code.',
+  invalid_token: sessionEnded,
+  signed_out: sessionEnded,
+  invalid_room: () => 'That room name is not valid: use lower-case letters, digits, - and _ (up to 64).',
+  forbidden: () => 'You are not allowed in that room.',
+  network_error: () => 'Cannot reach the service. Check your connection.',
+  timeout: () => 'The service took too long to answer. Try again.',
+  unavailable: () => 'The service is unavailable right now. Try again shortly.',
+  // The service's own words say best what was wrong with the request.
+  invalid_request: ownMessage,
+  not_found: ownMessage,
+  bad_response: ownMessage,
+};
+
+export function isKnownErrorCode(code: string): code is KnownErrorCode {
+  return Object.hasOwn(DESCRIPTIONS, code);
+}
+
 /** A sentence for a person, for any error the client throws. */
 export function describeError(err: unknown, ctx: DescribeContext = {}): string {
   if (!(err instanceof ApiError)) {
     return err instanceof Error ? err.message : 'Something went wrong.';
   }
-  switch (err.code) {
-    case 'invalid_email':
-      return 'That email address is not valid.';
-    case 'rate_limited':
-      return err.retryAfter !== undefined
-        ? `Too many requests. Try again in ${seconds(err.retryAfter)}.`
-        : 'Too many requests. Try again shortly.';
-    case 'invalid_code':
-      return ctx.codeExpired
-        ? 'That code has expired. Send a new code.'
-        : 'That code is wrong or has expired. Check it, or send a new code.';
-    case 'too_many_attempts':
-      return 'Too many wrong codes: this code no longer works. Send a new code.';
-    case 'invalid_token':
-    case 'signed_out':
-      return 'Your session has ended. Sign in again.';
-    case 'invalid_room':
-      return 'That room name is not valid: use lower-case letters, digits, - and _ (up to 64).';
-    case 'forbidden':
-      return 'You are not allowed in that room.';
-    case 'network_error':
-      return 'Cannot reach the service. Check your connection.';
-    case 'timeout':
-      return 'The service took too long to answer. Try again.';
-    case 'unavailable':
-      return 'The service is unavailable right now. Try again shortly.';
-    default:
-      return err.message || 'Something went wrong.';
-  }
+  return isKnownErrorCode(err.code) ? DESCRIPTIONS[err.code](err, ctx) : ownMessage(err, ctx);
 }

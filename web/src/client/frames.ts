@@ -1,60 +1,66 @@
-/** WebSocket frames of the chat service: JSON text, typed both ways. */
+/**
+ * WebSocket frames of the chat service: JSON text, typed both ways. The types are the
+ * ones generated from docs/api/chat.frames.schema.json (generated/frames.ts); the checks
+ * of incoming frames are written here, one per frame type, each returning its generated
+ * type, so a frame type or field added, removed or retyped in the schema breaks the build
+ * until the check follows.
+ */
 
+import { errorCodeValues, type components } from './generated/frames';
 import type { ChatMessage } from './types';
 
-/** Codes of the server's `error` frame. The socket stays open after one. */
-export type FrameErrorCode =
-  | 'invalid_json'
-  | 'invalid_request'
-  | 'not_joined'
-  | 'invalid_room'
-  | 'forbidden'
-  | 'message_too_long'
-  | 'empty_message'
-  | 'rate_limited'
-  | 'unavailable'
-  | (string & {});
+type Schemas = components['schemas'];
+type GeneratedServerFrame = Schemas['ServerFrame'];
+type GeneratedErrorFrame = Extract<GeneratedServerFrame, { type: 'error' }>;
 
-export type MessageFrame = { type: 'message' } & ChatMessage;
-export interface JoinedFrame { type: 'joined'; room: string }
-export interface LeftFrame { type: 'left'; room: string }
-export interface PongFrame { type: 'pong' }
-export interface ErrorFrame { type: 'error'; code: FrameErrorCode; message: string }
+/** Codes of the server's `error` frame, as the schema lists them. The socket stays open after one. */
+export type FrameErrorCode = Schemas['ErrorCode'];
+
+const FRAME_ERROR_CODES: ReadonlySet<string> = new Set(errorCodeValues);
+
+/** Whether `code` is one the schema lists (an error frame may carry a newer one). */
+export function isKnownFrameErrorCode(code: string): code is FrameErrorCode {
+  return FRAME_ERROR_CODES.has(code);
+}
+
+/**
+ * A refused frame. `code` is one of FrameErrorCode, or one a newer service added: kept
+ * (its `message` says what happened) rather than dropped, so a send it refused still fails.
+ */
+export type ErrorFrame = Omit<GeneratedErrorFrame, 'code'> & { code: FrameErrorCode | (string & {}) };
+
+/** A frame from the server. */
+export type ServerFrame = Exclude<GeneratedServerFrame, { type: 'error' }> | ErrorFrame;
+export type ServerFrameType = ServerFrame['type'];
+/** The frame of one `type`, e.g. `FrameOf<'joined'>`. */
+export type FrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;
+
+export type MessageFrame = FrameOf<'message'>;
+export type JoinedFrame = FrameOf<'joined'>;
+export type LeftFrame = FrameOf<'left'>;
+export type PongFrame = FrameOf<'pong'>;
 /** A member's read marker moved (read receipts); also sent to the user's own other sockets. */
-export interface ReadFrame { type: 'read'; room: string; user_id: string; id: number }
+export type ReadFrame = FrameOf<'read'>;
 /** Someone is typing in the room (never sent back to the typing socket); show it for about 5 s. */
-export interface TypingFrame { type: 'typing'; room: string; user_id: string; user: string }
+export type TypingFrame = FrameOf<'typing'>;
 /** The user became a member of a room without joining it (a first direct message): it may be joined now. */
-export interface MemberFrame { type: 'member'; room: string }
+export type MemberFrame = FrameOf<'member'>;
 /** A user's first socket joined the room (`online`), or its last one left (`!online`), across replicas. */
-export interface PresenceFrame { type: 'presence'; room: string; user_id: string; user: string; online: boolean }
+export type PresenceFrame = FrameOf<'presence'>;
 
-export type ServerFrame =
-  | MessageFrame
-  | JoinedFrame
-  | LeftFrame
-  | PongFrame
-  | ErrorFrame
-  | ReadFrame
-  | TypingFrame
-  | MemberFrame
-  | PresenceFrame;
-
-export type ClientFrame =
-  | { type: 'message'; room: string; message: string; client_id?: string }
-  | { type: 'join'; room: string; since?: number }
-  /** `forget`: also end the user's membership (a plain leave only stops this socket's delivery). */
-  | { type: 'leave'; room: string; forget?: boolean }
-  /** Read up to `id`; the service keeps the larger of this and the stored marker. */
-  | { type: 'read'; room: string; id: number }
-  | { type: 'typing'; room: string }
-  | { type: 'ping' };
+/**
+ * A frame this client sends: the typed forms (`message`, `join`, `leave` with `forget`,
+ * `read`, `typing`, `ping`). The schema's `Seed` (`{"message": …}` with no `type`) is the
+ * original Django client's form; this client never needs it.
+ */
+export type ClientFrame = Schemas['Typed'];
 
 export class FrameParseError extends Error {
   override readonly name = 'FrameParseError';
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
@@ -69,18 +75,46 @@ export function parseMessage(v: unknown): ChatMessage {
   if (client_id !== undefined && client_id !== null && !isString(client_id)) {
     throw new FrameParseError('message.client_id must be a string or null');
   }
+  // The schema requires client_id (null when none was given); an older service left it out.
   return { id, room, user, user_id, message, timestamp, client_id: client_id ?? null };
 }
 
-const roomOf = (v: Record<string, unknown>): string => {
+const roomOf = (v: Obj): string => {
   if (!isString(v.room)) throw new FrameParseError(`${String(v.type)} frame needs a room`);
   return v.room;
 };
 
-const userOf = (v: Record<string, unknown>): { user_id: string; user: string } => {
+const userOf = (v: Obj): { user_id: string; user: string } => {
   if (!isString(v.user_id) || !isString(v.user)) throw new FrameParseError(`${String(v.type)} frame needs user_id and user`);
   return { user_id: v.user_id, user: v.user };
 };
+
+/** One check per frame type the schema lists: the mapped type makes the list complete. */
+const parsers: { [T in ServerFrameType]: (v: Obj) => FrameOf<T> } = {
+  message: (v) => ({ type: 'message', ...parseMessage(v) }),
+  joined: (v) => ({ type: 'joined', room: roomOf(v) }),
+  left: (v) => ({ type: 'left', room: roomOf(v) }),
+  pong: () => ({ type: 'pong' }),
+  error: (v) => {
+    if (!isString(v.code) || v.code === '') throw new FrameParseError('error frame needs a code');
+    return { type: 'error', code: v.code, message: isString(v.message) ? v.message : v.code };
+  },
+  read: (v) => {
+    const room = roomOf(v);
+    if (!isString(v.user_id) || !isId(v.id)) throw new FrameParseError('read frame needs user_id and a non-negative integer id');
+    return { type: 'read', room, user_id: v.user_id, id: v.id };
+  },
+  typing: (v) => ({ type: 'typing', room: roomOf(v), ...userOf(v) }),
+  member: (v) => ({ type: 'member', room: roomOf(v) }),
+  presence: (v) => {
+    const room = roomOf(v);
+    const who = userOf(v);
+    if (typeof v.online !== 'boolean') throw new FrameParseError('presence frame needs a boolean online');
+    return { type: 'presence', room, ...who, online: v.online };
+  },
+};
+
+const isKnownType = (type: string): type is ServerFrameType => Object.hasOwn(parsers, type);
 
 /**
  * Parses one text frame from the server. Returns undefined for a frame type this client
@@ -95,35 +129,7 @@ export function parseServerFrame(text: string): ServerFrame | undefined {
     throw new FrameParseError('frame is not JSON');
   }
   if (!isObject(v) || !isString(v.type)) throw new FrameParseError('frame must be an object with a string "type"');
-  switch (v.type) {
-    case 'message':
-      return { type: 'message', ...parseMessage(v) };
-    case 'joined':
-    case 'left':
-      return { type: v.type, room: roomOf(v) };
-    case 'pong':
-      return { type: 'pong' };
-    case 'error':
-      if (!isString(v.code)) throw new FrameParseError('error frame needs a code');
-      return { type: 'error', code: v.code, message: isString(v.message) ? v.message : v.code };
-    case 'read': {
-      const room = roomOf(v);
-      if (!isString(v.user_id) || !isId(v.id)) throw new FrameParseError('read frame needs user_id and a non-negative integer id');
-      return { type: 'read', room, user_id: v.user_id, id: v.id };
-    }
-    case 'typing':
-      return { type: 'typing', room: roomOf(v), ...userOf(v) };
-    case 'member':
-      return { type: 'member', room: roomOf(v) };
-    case 'presence': {
-      const room = roomOf(v);
-      const who = userOf(v);
-      if (typeof v.online !== 'boolean') throw new FrameParseError('presence frame needs a boolean online');
-      return { type: 'presence', room, ...who, online: v.online };
-    }
-    default:
-      return undefined;
-  }
+  return isKnownType(v.type) ? parsers[v.type](v) : undefined;
 }
 
 export function encodeClientFrame(frame: ClientFrame): string {

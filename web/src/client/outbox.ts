@@ -4,16 +4,41 @@
  * refused by an error frame while in flight, is marked failed for a retry.
  */
 
-import type { ErrorFrame } from './frames';
+import type { ErrorFrame, FrameErrorCode } from './frames';
 import type { PendingMessage } from './socket-types';
 
-/** Error codes that answer a message frame (and so fail what is in flight). */
-const SEND_ERRORS = new Set(['message_too_long', 'empty_message', 'rate_limited', 'unavailable', 'not_joined']);
+/**
+ * Whether an error frame of each code answers a message frame (and so fails what is in
+ * flight). Every code of the schema is here, so a new one needs a decision to build.
+ */
+const ANSWERS_A_SEND: Record<FrameErrorCode, boolean> = {
+  message_too_long: true,
+  empty_message: true,
+  rate_limited: true,
+  unavailable: true,
+  not_joined: true,
+  // A message frame this client builds is JSON of the schema's shape, without U+0000
+  // (ChatSocket.send refuses that), to a room it joined (a bad or forbidden room fails
+  // the join instead): these answer other frames, a `read` past the newest id, say.
+  invalid_json: false,
+  invalid_request: false,
+  invalid_room: false,
+  forbidden: false,
+};
+
+const answersASend = (code: string): boolean => Object.hasOwn(ANSWERS_A_SEND, code) && ANSWERS_A_SEND[code as FrameErrorCode];
 
 interface Outgoing extends PendingMessage {
   /** The connection generation it was last written on (0: not yet). */
   sentOn: number;
   ackTimer?: ReturnType<typeof setTimeout>;
+}
+
+/** A fresh `client_id`: at most 64 characters (`max_client_id_chars`), unique per send. */
+export function newClientId(): string {
+  const c = globalThis.crypto as Crypto | undefined;
+  if (c?.randomUUID) return `c-${c.randomUUID()}`;
+  return `c-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
 }
 
 export interface OutboxOptions {
@@ -88,7 +113,7 @@ export class Outbox {
 
   /** An error frame: when it answers a message frame, what is in flight on this connection failed. */
   errorFrame(frame: ErrorFrame): void {
-    if (!SEND_ERRORS.has(frame.code)) return;
+    if (!answersASend(frame.code)) return;
     let changed = false;
     for (const out of this.items.values()) {
       if (out.sentOn === this.opts.generation() && !out.failed) {

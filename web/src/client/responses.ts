@@ -1,7 +1,8 @@
 /**
  * Checks of the chat service's HTTP bodies: what arrives is `unknown` until it has been
- * seen to have the contract's shape (types.ts). Each throws FrameParseError, which the
- * API client turns into `ApiError('bad_response')`.
+ * seen to have the shape chat.openapi.json gives it (types.ts aliases the generated
+ * types, and each check returns one, so a changed description breaks the build here).
+ * Each throws FrameParseError, which the API client turns into `ApiError('bad_response')`.
  */
 
 import { FrameParseError, parseMessage } from './frames';
@@ -31,7 +32,7 @@ export function parseRoomSummary(v: unknown): RoomSummary {
     last_id,
     read_id,
     unread,
-    last_message: last_message === null || last_message === undefined ? null : parseMessage(last_message),
+    last_message: last_message === null || last_message === undefined ? null : { type: 'message', ...parseMessage(last_message) },
   };
 }
 

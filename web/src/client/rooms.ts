@@ -1,7 +1,15 @@
-/** Room names of the contract: `^[a-z0-9][a-z0-9_-]{0,63}$`, or `dm.<uuid>.<uuid>` (lower id first). */
+/**
+ * Room names: a public room (`[a-z0-9][a-z0-9_-]{0,63}`), or `dm.<uuid>.<uuid>` with the
+ * lower id first. The pattern is the frames schema's `RoomName` (generated/patterns.ts);
+ * the order of a direct room's ids, which no pattern can say, is checked here.
+ */
 
-const ROOM = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+import { patterns } from './generated/patterns';
+
+const ROOM_NAME = new RegExp(patterns.RoomName);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A public room: the pattern's names without a dot (only direct rooms have dots). */
+const isPublicRoom = (room: string): boolean => ROOM_NAME.test(room) && !room.includes('.');
 
 export const LOBBY = 'lobby';
 
@@ -15,7 +23,7 @@ export function isDirectRoom(room: string): boolean {
 }
 
 export function isValidRoom(room: string): boolean {
-  return ROOM.test(room) || isDirectRoom(room);
+  return isPublicRoom(room) || (ROOM_NAME.test(room) && isDirectRoom(room));
 }
 
 /**
@@ -24,7 +32,7 @@ export function isValidRoom(room: string): boolean {
  */
 export function normalizeRoomInput(input: string): string | undefined {
   const room = input.trim().toLowerCase().replace(/^#/, '').replace(/\s+/g, '-');
-  return ROOM.test(room) ? room : undefined;
+  return isPublicRoom(room) ? room : undefined;
 }
 
 /** The direct room of two users: `dm.<lower uuid>.<higher uuid>`. Throws on a bad id or the same id twice. */

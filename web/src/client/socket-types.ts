@@ -20,16 +20,9 @@ export type ConnectionState =
   /** closed by `close()` */
   | 'closed';
 
-/** Close codes of the contract. */
-export const CloseCode = {
-  Normal: 1000,
-  GoingAway: 1001,
-  Abnormal: 1006,
-  TooBig: 1009,
-  TryAgainLater: 1013,
-  TokenExpired: 4001,
-  TokenRevoked: 4003,
-} as const;
+/** Close codes by name, and what the socket does about each (from the frames schema). */
+export { CloseCode, closeAction, isServerCloseCode } from './close-codes';
+export type { CloseAction, ServerCloseCode } from './close-codes';
 
 /** What the socket needs from the session (ChatverifyClient.socketAuth()). */
 export interface SocketAuth {
@@ -102,8 +95,12 @@ export interface ChatSocketOptions {
   newClientId?: () => string;
   /** Least time between two `read` frames of one room, ms (default 500). */
   readIntervalMs?: number;
-  /** Least time between two `typing` frames, ms (default 1000, the service's limit). */
+  /** Least time between two `typing` frames, ms: `typing_interval_ms` of `GET /v1/limits` (default 1000). */
   typingIntervalMs?: number;
+  /** Longest message, in Unicode scalar values: `max_message_chars` of `GET /v1/limits` (default 4000). */
+  maxMessageChars?: number;
+  /** Largest frame, in UTF-8 bytes: `max_frame_bytes` of `GET /v1/limits` (default 65 536); a larger one would close the socket with 1009. */
+  maxFrameBytes?: number;
   /**
    * The signed-in user's id: a `read` frame of theirs (another tab or device) raises the
    * marker this socket would otherwise send again.

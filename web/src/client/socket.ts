@@ -1,32 +1,30 @@
 /**
  * The chat socket: one WebSocket carrying any number of rooms, kept alive across drops.
+ * The connection itself (reconnects, backoff, tokens, close codes, heartbeat) is
+ * socket-link.ts; this is what rides on it.
  *
- * - Reconnects with exponential backoff and jitter; at once when the browser comes back online.
  * - Rejoins every room with `since` = the last message id it saw there, so the service
  *   replays what was missed; messages are deduplicated by (room, id).
  * - Sends carry a `client_id`; unacknowledged sends are retried after a reconnect, and
  *   the service stores a (user, room, client_id) once, so a retry never doubles a message.
- * - Close codes: 4001 refresh the token and reconnect; 4003 signed out (no reconnect);
- *   1013 rejoin with `since`; 1001 and anything else reconnect with backoff.
- * - Pings when idle and drops a connection that stops answering.
+ * - Refuses, before sending, a message the service would refuse (message-check.ts).
  * - Read markers are coalesced per room and typing is throttled (read-markers.ts,
  *   typing-throttle.ts); frame types it does not know are ignored.
  */
 
-import { backoffDelay, type BackoffOptions } from './backoff';
 import { Emitter } from './emitter';
-import { ApiError } from './errors';
+import { DEFAULT_CHAT_LIMITS } from './limits';
 import { encodeClientFrame, FrameParseError, parseServerFrame, type ClientFrame, type ServerFrame } from './frames';
-import { Outbox } from './outbox';
+import { checkMessage, type MessageLimits } from './message-check';
+import { newClientId, Outbox } from './outbox';
 import { ReadMarkers } from './read-markers';
 import { LOBBY } from './rooms';
 import { SeenTracker } from './seen';
+import { SocketLink } from './socket-link';
 import {
   browserNetwork,
-  CloseCode,
   type ChatSocketOptions,
   type ConnectionState,
-  type NetworkMonitor,
   type PendingMessage,
   type SocketEvents,
   type WebSocketLike,
@@ -35,14 +33,9 @@ import { TypingThrottle } from './typing-throttle';
 
 export * from './socket-types';
 
-function defaultClientId(): string {
-  const c = globalThis.crypto as Crypto | undefined;
-  if (c?.randomUUID) return `c-${c.randomUUID()}`;
-  return `c-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
-}
-
 export class ChatSocket {
   private readonly events = new Emitter<SocketEvents>();
+  private readonly link: SocketLink;
   private readonly seen: SeenTracker;
   /** Rooms the caller wants, and whether the current connection has joined each. */
   private readonly rooms = new Map<string, { joined: boolean }>();
@@ -51,57 +44,50 @@ export class ChatSocket {
   private readonly forgets = new Set<string>();
   private readonly reads: ReadMarkers;
   private readonly typingThrottle: TypingThrottle;
-  private readonly opts: Required<Omit<ChatSocketOptions, 'network' | 'backoff'>> & {
-    network: NetworkMonitor | null;
-    backoff: BackoffOptions;
-  };
-
-  private ws: WebSocketLike | null = null;
-  private generation = 0;
-  private opened = false;
-  private current: ConnectionState = 'idle';
-  private stopped = true;
-  private attempt = 0;
-  private failedHandshakes = 0;
-  private retryAt: number | undefined;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private connectTimer: ReturnType<typeof setTimeout> | undefined;
-  private stableTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setTimeout> | undefined;
-  private pongTimer: ReturnType<typeof setTimeout> | undefined;
-  private unsubscribeNetwork: (() => void) | undefined;
+  private readonly limits: MessageLimits;
+  private readonly newClientId: () => string;
+  private readonly selfId: () => string | undefined;
 
   constructor(options: ChatSocketOptions) {
-    this.opts = {
-      createSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
-      random: Math.random,
-      pingIntervalMs: 25_000,
-      pongTimeoutMs: 10_000,
-      connectTimeoutMs: 15_000,
-      stableAfterMs: 10_000,
-      ackTimeoutMs: 10_000,
-      maxIdsPerRoom: 2000,
-      newClientId: defaultClientId,
-      readIntervalMs: 500,
-      typingIntervalMs: 1000,
-      selfId: () => undefined,
-      ...options,
-      url: options.url.replace(/\/+$/, ''),
-      backoff: options.backoff ?? {},
-      network: options.network === undefined ? (browserNetwork ?? null) : options.network,
+    // The contract's defaults unless the caller passes the service's (limits.ts, socketLimits).
+    this.limits = {
+      maxMessageChars: options.maxMessageChars ?? DEFAULT_CHAT_LIMITS.max_message_chars,
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_CHAT_LIMITS.max_frame_bytes,
     };
-    this.seen = new SeenTracker(this.opts.maxIdsPerRoom);
+    this.newClientId = options.newClientId ?? newClientId;
+    this.selfId = options.selfId ?? (() => undefined);
+    this.link = new SocketLink(
+      {
+        url: options.url.replace(/\/+$/, ''),
+        auth: options.auth,
+        createSocket: options.createSocket ?? ((url) => new WebSocket(url) as unknown as WebSocketLike),
+        backoff: options.backoff ?? {},
+        random: options.random ?? Math.random,
+        network: options.network === undefined ? (browserNetwork ?? null) : options.network,
+        pingIntervalMs: options.pingIntervalMs ?? 25_000,
+        pongTimeoutMs: options.pongTimeoutMs ?? 10_000,
+        connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
+        stableAfterMs: options.stableAfterMs ?? 10_000,
+      },
+      {
+        opened: () => this.onOpen(),
+        frame: (data) => this.onFrame(data),
+        lost: () => this.onLost(),
+        state: (state) => this.events.emit('state', state),
+      },
+    );
+    this.seen = new SeenTracker(options.maxIdsPerRoom ?? 2000);
     this.reads = new ReadMarkers({
-      intervalMs: this.opts.readIntervalMs,
+      intervalMs: options.readIntervalMs ?? 500,
       // `read` needs the room joined on this connection (`not_joined` otherwise).
       write: (room, id) => this.isJoined(room) && this.write({ type: 'read', room, id }),
     });
-    this.typingThrottle = new TypingThrottle(this.opts.typingIntervalMs);
+    this.typingThrottle = new TypingThrottle(options.typingIntervalMs ?? DEFAULT_CHAT_LIMITS.typing_interval_ms);
     this.outbox = new Outbox({
-      ackTimeoutMs: this.opts.ackTimeoutMs,
+      ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
       write: (room, message, clientId) =>
-        this.opened && this.isJoined(room) && this.write({ type: 'message', room, message, client_id: clientId }),
-      generation: () => this.generation,
+        this.link.isOpen && this.isJoined(room) && this.write({ type: 'message', room, message, client_id: clientId }),
+      generation: () => this.link.generation,
       changed: (pending) => this.events.emit('pending', pending),
     });
   }
@@ -113,12 +99,12 @@ export class ChatSocket {
   }
 
   get state(): ConnectionState {
-    return this.current;
+    return this.link.state;
   }
 
   /** When the next attempt starts (epoch ms), while `reconnecting`. */
   get nextRetryAt(): number | undefined {
-    return this.current === 'reconnecting' ? this.retryAt : undefined;
+    return this.link.nextRetryAt;
   }
 
   /** Rooms this socket is in (or will rejoin). */
@@ -141,33 +127,18 @@ export class ChatSocket {
   }
 
   connect(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.unsubscribeNetwork = this.opts.network?.subscribe(
-      () => this.onOnline(),
-      () => this.onOffline(),
-    );
-    void this.open();
+    this.link.connect();
   }
 
   /** Closes for good (until `connect()` again). Rooms and pending sends are kept. */
   close(): void {
     this.reads.flushAll();
-    this.stopped = true;
-    this.unsubscribeNetwork?.();
-    this.unsubscribeNetwork = undefined;
-    this.clearTimers();
-    this.drop(CloseCode.Normal, 'closed by the client');
-    this.setState('closed');
+    this.link.close();
   }
 
   /** Drops the connection and opens a new one now (e.g. to pick up a renamed token). */
   reconnect(): void {
-    if (this.stopped) return;
-    this.clearTimers();
-    this.drop(CloseCode.Normal, 'reconnecting');
-    this.attempt = 0;
-    void this.open();
+    this.link.reconnect();
   }
 
   /**
@@ -241,10 +212,14 @@ export class ChatSocket {
 
   /**
    * Sends a message to a joined room; returns its `client_id`. Sent now when connected,
-   * otherwise when the room is next joined; kept until the service echoes it.
+   * otherwise when the room is next joined; kept until the service echoes it. Throws
+   * MessageRefused, and sends nothing, when the service would refuse the message: empty,
+   * over `maxMessageChars`, holding U+0000, or a frame over `maxFrameBytes`.
    */
   send(room: string, message: string): string {
-    const clientId = this.opts.newClientId();
+    const clientId = this.newClientId();
+    const frame = encodeClientFrame({ type: 'message', room, message, client_id: clientId });
+    checkMessage(message, frame, this.limits);
     this.outbox.add(clientId, room, message);
     return clientId;
   }
@@ -261,58 +236,8 @@ export class ChatSocket {
 
   // ---- connection ------------------------------------------------------------------
 
-  private async open(): Promise<void> {
-    if (this.stopped) return;
-    if (this.opts.network && !this.opts.network.online()) {
-      this.setState('offline');
-      return;
-    }
-    const generation = ++this.generation;
-    this.setState('connecting');
-    let token: string;
-    try {
-      token = await this.opts.auth.token();
-    } catch (err) {
-      if (generation !== this.generation || this.stopped) return;
-      if (err instanceof ApiError && (err.status === 401 || err.code === 'signed_out')) {
-        this.signedOut(false);
-      } else {
-        this.scheduleReconnect();
-      }
-      return;
-    }
-    if (generation !== this.generation || this.stopped) return;
-
-    let ws: WebSocketLike;
-    try {
-      ws = this.opts.createSocket(`${this.opts.url}/ws/chat/?token=${encodeURIComponent(token)}`);
-    } catch {
-      this.scheduleReconnect();
-      return;
-    }
-    this.ws = ws;
-    this.opened = false;
-    const live = () => generation === this.generation && this.ws === ws;
-    ws.onopen = () => live() && this.onOpen();
-    ws.onmessage = (ev) => live() && this.onFrame(ev.data);
-    ws.onclose = (ev) => live() && this.onClose(ev.code);
-    ws.onerror = () => undefined; // a close event follows
-    this.connectTimer = setTimeout(() => {
-      if (!live() || this.opened) return;
-      this.drop(CloseCode.Normal, 'connect timeout');
-      this.afterFailure(false);
-    }, this.opts.connectTimeoutMs);
-  }
-
   private onOpen(): void {
-    clearTimeout(this.connectTimer);
-    this.opened = true;
-    this.failedHandshakes = 0;
-    this.stableTimer = setTimeout(() => {
-      this.attempt = 0;
-    }, this.opts.stableAfterMs);
     for (const state of this.rooms.values()) state.joined = false;
-    this.setState('open');
     // The URL's room (lobby) is joined by the service on connect; rejoin the rest,
     // and the lobby too when there is a `since` to catch up from.
     for (const room of this.rooms.keys()) {
@@ -323,158 +248,17 @@ export class ChatSocket {
     this.outbox.connectionOpened();
     for (const room of this.forgets) if (this.write({ type: 'leave', room, forget: true })) this.forgets.delete(room);
     this.typingThrottle.reset();
-    this.armPing();
   }
 
-  private onClose(code: number): void {
-    const wasOpen = this.opened;
-    this.ws = null;
-    this.opened = false;
-    this.clearTimers();
+  /** No ack can come on a lost connection; the sends are written again on the next. */
+  private onLost(): void {
     for (const state of this.rooms.values()) state.joined = false;
-    if (this.stopped) return;
-    switch (code) {
-      case CloseCode.TokenRevoked:
-        this.signedOut(true);
-        return;
-      case CloseCode.TokenExpired:
-        this.setState('connecting');
-        this.opts.auth.refresh().then(
-          () => {
-            if (this.stopped) return;
-            this.attempt = 0;
-            void this.open();
-          },
-          (err: unknown) => {
-            if (this.stopped) return;
-            if (err instanceof ApiError && err.status === 401) this.signedOut(false);
-            else this.scheduleReconnect();
-          },
-        );
-        return;
-      default:
-        // 1001 (shutting down), 1013 (too far behind: rejoin with since), 1006, ...
-        this.afterFailure(wasOpen);
-    }
-  }
-
-  /** After a drop: reconnect with backoff, first asking whether the login is still good. */
-  private afterFailure(wasOpen: boolean): void {
-    if (this.stopped) return;
-    if (wasOpen) {
-      this.scheduleReconnect();
-      return;
-    }
-    // A refused handshake (401) looks like any network failure in a browser.
-    this.failedHandshakes += 1;
-    if (this.failedHandshakes >= 2 && (!this.opts.network || this.opts.network.online())) {
-      const generation = this.generation;
-      this.setState('connecting');
-      this.opts.auth.verify().then(
-        (verdict) => {
-          if (this.stopped || generation !== this.generation) return;
-          if (verdict === 'signed_out') this.signedOut(false);
-          else this.scheduleReconnect();
-        },
-        () => this.scheduleReconnect(),
-      );
-      return;
-    }
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped) return;
-    clearTimeout(this.reconnectTimer);
-    if (this.opts.network && !this.opts.network.online()) {
-      this.setState('offline');
-      return;
-    }
-    const delay = backoffDelay(this.attempt++, this.opts.backoff, this.opts.random);
-    this.retryAt = Date.now() + delay;
-    this.setState('reconnecting');
-    this.reconnectTimer = setTimeout(() => void this.open(), delay);
-  }
-
-  private onOnline(): void {
-    if (this.stopped) return;
-    if (this.current === 'offline' || this.current === 'reconnecting') {
-      clearTimeout(this.reconnectTimer);
-      this.attempt = 0;
-      void this.open();
-    }
-  }
-
-  /** The browser lost the network: do not wait for a dead socket to time out. */
-  private onOffline(): void {
-    if (this.stopped) return;
-    this.clearTimers();
-    this.drop(CloseCode.Normal, 'offline');
-    for (const state of this.rooms.values()) state.joined = false;
-    this.setState('offline');
-  }
-
-  private signedOut(revoked: boolean): void {
-    this.stopped = true;
-    this.unsubscribeNetwork?.();
-    this.unsubscribeNetwork = undefined;
-    this.clearTimers();
-    this.drop(CloseCode.Normal, 'signed out');
-    this.setState('signed_out');
-    if (revoked) this.opts.auth.revoked();
-  }
-
-  /** Detaches the current socket and closes it without waiting for its close event. */
-  private drop(code: number, reason: string): void {
-    const ws = this.ws;
-    this.ws = null;
-    this.opened = false;
-    this.generation++;
-    if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    try {
-      ws.close(code, reason);
-    } catch {
-      // already closed
-    }
-  }
-
-  private clearTimers(): void {
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.stableTimer);
-    clearTimeout(this.pingTimer);
-    clearTimeout(this.pongTimer);
     this.outbox.clearTimers();
-  }
-
-  private setState(state: ConnectionState): void {
-    if (state === this.current) return;
-    this.current = state;
-    this.events.emit('state', state);
-  }
-
-  // ---- heartbeat -------------------------------------------------------------------
-
-  /** Any frame proves the connection alive; after `pingIntervalMs` of silence, ping. */
-  private armPing(): void {
-    clearTimeout(this.pingTimer);
-    clearTimeout(this.pongTimer);
-    this.pingTimer = setTimeout(() => {
-      if (!this.opened) return;
-      this.write({ type: 'ping' });
-      this.pongTimer = setTimeout(() => {
-        if (!this.opened) return;
-        this.drop(CloseCode.Normal, 'no pong');
-        this.afterFailure(true);
-      }, this.opts.pongTimeoutMs);
-    }, this.opts.pingIntervalMs);
   }
 
   // ---- frames ----------------------------------------------------------------------
 
   private onFrame(data: unknown): void {
-    this.armPing();
     if (typeof data !== 'string') {
       this.events.emit('protocol_error', new FrameParseError('binary frame'));
       return;
@@ -521,7 +305,7 @@ export class ChatSocket {
       case 'pong':
         return;
       case 'read':
-        if (frame.user_id === this.opts.selfId()) this.reads.known(frame.room, frame.id);
+        if (frame.user_id === this.selfId()) this.reads.known(frame.room, frame.id);
         this.events.emit('read', frame);
         return;
       case 'typing':
@@ -542,13 +326,7 @@ export class ChatSocket {
   }
 
   private write(frame: ClientFrame): boolean {
-    if (!this.ws || !this.opened) return false;
-    try {
-      this.ws.send(encodeClientFrame(frame));
-      return true;
-    } catch {
-      return false;
-    }
+    return this.link.write(encodeClientFrame(frame));
   }
 
   private sinceOf(room: string): { since?: number } {

@@ -1,82 +1,60 @@
-/** Shapes of the public contract (shared/CONTRACT.md): what the services send and accept. */
+/**
+ * Shapes of the HTTP side of the public contract, by the names the client has always
+ * exported: aliases of the types generated from docs/api/*.openapi.json (generated/,
+ * `npm run gen`), so a change to the services' descriptions changes these too.
+ */
+
+import type { components as Chat, operations as ChatOperations } from './generated/chat';
+import type { components as Frames } from './generated/frames';
+import type { components as Verification, operations as VerificationOperations } from './generated/verification';
+
+type ChatSchemas = Chat['schemas'];
+type VerificationSchemas = Verification['schemas'];
 
 /** `GET /v1/me`, and the `user` of a token pair. */
-export interface User {
-  id: string;
-  email: string;
-  display_name: string;
-}
+export type User = VerificationSchemas['User'];
 
 /** `202` answer of `POST /v1/verification/send`. Both values are seconds. */
-export interface SendCodeResult {
-  expires_in: number;
-  resend_after: number;
-}
+export type SendCodeResult = VerificationSchemas['SendAccepted'];
 
 /** `200` answer of `/v1/verification/confirm` and `/v1/token/refresh`. */
-export interface TokenPair {
-  access_token: string;
-  token_type: 'Bearer';
-  /** Seconds the access token lives. */
-  expires_in: number;
-  refresh_token: string;
-  user: User;
-}
+export type TokenPair = VerificationSchemas['TokenPair'];
 
-/** A stored chat message, as the socket delivers it and history returns it. */
-export interface ChatMessage {
-  /** Grows within a room. */
-  id: number;
-  room: string;
-  /** The sender's display name when it was sent. */
-  user: string;
-  user_id: string;
-  message: string;
-  /** RFC 3339. */
-  timestamp: string;
-  client_id?: string | null;
-}
+/**
+ * A stored chat message, as the socket delivers it (without its `type`) and history
+ * returns it. The frames schema's and chat's OpenAPI `MessageView` are one Rust type;
+ * `SameShape` below breaks the build if the two descriptions ever disagree.
+ */
+export type ChatMessage = Frames['schemas']['MessageView'];
 
-/** Query of `GET /v1/rooms/{room}/messages`. */
-export interface HistoryQuery {
-  /** Page back: messages with an id below this one. */
-  before?: number;
-  /** Catch up: messages with an id above this one. */
-  after?: number;
-  /** 1..100, the service's default is 50. */
-  limit?: number;
-}
+/** Query of `GET /v1/rooms/{room}/messages` (`limit`: see `GET /v1/limits`' `history_limit`). */
+export type HistoryQuery = NonNullable<ChatOperations['messages']['parameters']['query']>;
 
-/** `200` body of `GET /v1/rooms/{room}/messages`. */
-export interface HistoryResponse {
-  messages: ChatMessage[];
-}
+/** `200` body of `GET /v1/rooms/{room}/messages`: each message as a `message` frame. */
+export type HistoryResponse = ChatSchemas['HistoryBody'];
 
 /** One of the caller's memberships in `GET /v1/rooms`. */
-export interface RoomSummary {
-  room: string;
-  /** The room's newest message id (0 while it has none). */
-  last_id: number;
-  /** The caller's read marker: everything up to this id counts as read. */
-  read_id: number;
-  /** Stored messages with id > `read_id` that others sent (exact up to 999, then 999). */
-  unread: number;
-  last_message: ChatMessage | null;
-}
+export type RoomSummary = ChatSchemas['RoomView'];
 
 /** `200` body of `GET /v1/rooms`: the room with the newest message first. */
-export interface RoomsResponse {
-  rooms: RoomSummary[];
-}
+export type RoomsResponse = ChatSchemas['RoomsBody'];
 
 /** A user with at least one socket joined to a room, on any replica. */
-export interface PresentUser {
-  user_id: string;
-  /** Display name. */
-  user: string;
-}
+export type PresentUser = ChatSchemas['PresentUser'];
 
 /** `200` body of `GET /v1/rooms/{room}/presence`. */
-export interface PresenceResponse {
-  users: PresentUser[];
-}
+export type PresenceResponse = ChatSchemas['PresenceBody'];
+
+/** Chat's `GET /v1/limits`: message size, rates, rooms per socket, history page sizes. */
+export type ChatLimits = ChatSchemas['Limits'];
+
+/** Verification's `GET /v1/limits`: code length and lifetime, display-name bounds. */
+export type VerificationLimits = VerificationSchemas['Limits'];
+
+/** Each service's operations by id (`confirm`, `messages`, …): parameters, bodies, answers. */
+export type { ChatOperations, VerificationOperations };
+
+/** True when A and B are assignable both ways; `Assert` refuses `false` at compile time. */
+export type SameShape<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export type Assert<T extends true> = T;
+type MessageViewsAgree = Assert<SameShape<ChatSchemas['MessageView'], ChatMessage>>;
