@@ -125,6 +125,7 @@ describe('generated HTTP types', () => {
       | 'typing_interval_ms'
       | 'max_rooms_per_socket'
       | 'max_sockets_per_user'
+      | 'max_memberships'
       | 'history_limit'
     >();
     expectTypeOf<keyof VerificationLimits>().toEqualTypeOf<

@@ -21,6 +21,7 @@ const served: ChatLimits = {
   typing_interval_ms: 2000,
   max_rooms_per_socket: 7,
   max_sockets_per_user: 3,
+  max_memberships: 20,
   history_limit: { min: 1, max: 200, default: 25 },
 };
 

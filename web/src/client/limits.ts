@@ -18,6 +18,7 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = {
   typing_interval_ms: 1000,
   max_rooms_per_socket: 100,
   max_sockets_per_user: 32,
+  max_memberships: 1000,
   history_limit: { min: 1, max: 100, default: 50 },
 };
 

@@ -232,6 +232,11 @@ export interface components {
             max_rooms_per_socket: number;
             /** @description Sockets one user may hold on one server (`CHAT_MAX_SOCKETS_PER_USER`). */
             max_sockets_per_user: number;
+            /**
+             * @description Rooms one user may be a member of (`CHAT_MAX_MEMBERSHIPS`): a join past
+             *     it still delivers, but the room is not added to `GET /v1/rooms`.
+             */
+            max_memberships: number;
             /** @description `limit` of `GET /v1/rooms/{room}/messages`. */
             history_limit: components["schemas"]["HistoryLimit"];
         };
