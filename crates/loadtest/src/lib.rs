@@ -12,6 +12,7 @@
 //!   what a run produces.
 
 pub mod cli;
+pub mod cpu;
 pub mod hist;
 pub mod http;
 pub mod metrics;
