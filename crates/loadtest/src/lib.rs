@@ -15,6 +15,7 @@ pub mod cli;
 pub mod cpu;
 pub mod hist;
 pub mod http;
+pub mod markdown;
 pub mod metrics;
 pub mod net;
 pub mod pacing;
