@@ -91,6 +91,10 @@ impl Figure {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub label: String,
+    /// Which variant of the scenario ran this step, when a report interleaves
+    /// several (chat-fanout-mixed: `alone`, `mixed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// What was offered, per second, in `unit`.
     pub offered_per_sec: f64,
     /// What completed, per second, in `unit`.
@@ -256,6 +260,7 @@ pub(crate) mod tests {
         r.figure("mean INSERT batch", 12.5, "messages", None);
         r.steps.push(Step {
             label: "1".into(),
+            variant: None,
             offered_per_sec: 100_000.0,
             achieved_per_sec: 99_870.0,
             unit: "deliveries".into(),

@@ -321,6 +321,7 @@ async fn run_step(
         && mail_lag <= Duration::from_secs(3);
     Step {
         label: label.to_owned(),
+        variant: None,
         offered_per_sec: schedule.rate(),
         achieved_per_sec: achieved.round(),
         unit: match ctx.kind {
