@@ -30,13 +30,14 @@ use platform::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use bytestring::ByteString;
-
 use super::{
     Channels, Delivery, Topic,
     wire::{self, Payload},
 };
-use crate::{fanout::Hub, metrics::Metrics};
+use crate::{
+    fanout::{Hub, hub::Event},
+    metrics::Metrics,
+};
 
 const PING_EVERY: Duration = Duration::from_secs(5);
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -78,17 +79,35 @@ const PUSH_BATCH_MAX: usize = 1024;
 /// A push this subscriber acts on.
 enum Push {
     Room(Arc<Delivery>),
-    RoomEvent {
-        room: String,
-        frame: ByteString,
-        except: Option<super::SocketId>,
-    },
-    UserEvent {
-        user: uuid::Uuid,
-        frame: ByteString,
-        skip_room: Option<String>,
-    },
+    Event(Event),
     Revocation(Vec<u8>),
+}
+
+/// What a turn has decoded and not yet handed to the hub: messages or events,
+/// never both (one run is handed over before the other kind starts).
+#[derive(Default)]
+struct Pending {
+    messages: Vec<Arc<Delivery>>,
+    events: Vec<Event>,
+}
+
+impl Pending {
+    fn flush_messages(&mut self, hub: &Hub) {
+        if !self.messages.is_empty() {
+            hub.offer(&std::mem::take(&mut self.messages));
+        }
+    }
+
+    fn flush_events(&mut self, hub: &Hub) {
+        if !self.events.is_empty() {
+            hub.events(std::mem::take(&mut self.events));
+        }
+    }
+
+    fn flush(&mut self, hub: &Hub) {
+        self.flush_messages(hub);
+        self.flush_events(hub);
+    }
 }
 
 struct Connected {
@@ -245,40 +264,31 @@ impl Subscriber {
     }
 
     /// Handles `first` and every push already waiting behind it, offering the
-    /// room messages among them to the hub as one batch. Pushes keep their
-    /// order: a revocation first offers what came before it. True when a
-    /// connection dropped (the rest waits for the caller to decide).
+    /// room messages among them to the hub as one batch and the events among
+    /// them as another. Pushes keep their order: a run of messages is offered
+    /// before the event after it, a run of events before the message after
+    /// it, and both before a revocation. True when a connection dropped (the
+    /// rest waits for the caller to decide).
     fn on_pushes(&self, first: PushInfo, pushes: &mut mpsc::UnboundedReceiver<PushInfo>) -> bool {
-        let mut batch = Vec::new();
+        let mut pending = Pending::default();
         let mut next = Some(first);
         let mut taken = 0;
         while let Some(push) = next.take() {
             if push.kind == PushKind::Disconnection {
-                self.hub.offer(&batch);
+                pending.flush(&self.hub);
                 return true;
             }
             match self.decode(push) {
-                Some(Push::Room(delivery)) => batch.push(delivery),
-                // What came before an event is offered before it.
-                Some(Push::RoomEvent {
-                    room,
-                    frame,
-                    except,
-                }) => {
-                    self.hub.offer(&std::mem::take(&mut batch));
-                    self.hub.to_room(&room, frame, except);
+                Some(Push::Room(delivery)) => {
+                    pending.flush_events(&self.hub);
+                    pending.messages.push(delivery);
                 }
-                Some(Push::UserEvent {
-                    user,
-                    frame,
-                    skip_room,
-                }) => {
-                    self.hub.offer(&std::mem::take(&mut batch));
-                    let room = skip_room.as_deref().unwrap_or_default();
-                    self.hub.to_user(user, room, frame, skip_room.as_deref());
+                Some(Push::Event(event)) => {
+                    pending.flush_messages(&self.hub);
+                    pending.events.push(event);
                 }
                 Some(Push::Revocation(payload)) => {
-                    self.hub.offer(&std::mem::take(&mut batch));
+                    pending.flush(&self.hub);
                     self.on_revocation(&payload);
                 }
                 None => {}
@@ -288,7 +298,7 @@ impl Subscriber {
                 next = pushes.try_recv().ok();
             }
         }
-        self.hub.offer(&batch);
+        pending.flush(&self.hub);
         false
     }
 
@@ -305,11 +315,11 @@ impl Subscriber {
         }
         if let Some(user) = self.channels.user_of(&channel) {
             return match wire::decode(Arc::from(""), payload) {
-                Some(Payload::UserEvent { frame, skip_room }) => Some(Push::UserEvent {
+                Some(Payload::UserEvent { frame, skip_room }) => Some(Push::Event(Event::User {
                     user,
                     frame,
                     skip_room,
-                }),
+                })),
                 _ => {
                     tracing::warn!(%channel, "ignoring a malformed user payload");
                     None
@@ -329,13 +339,13 @@ impl Subscriber {
                     .observe(micros as f64 / 1e6);
                 Some(Push::Room(Arc::new(delivery)))
             }
-            Some(Payload::RoomEvent { frame, origin }) => Some(Push::RoomEvent {
+            Some(Payload::RoomEvent { frame, origin }) => Some(Push::Event(Event::Room {
                 room: room.to_owned(),
                 frame,
                 except: origin
                     .filter(|o| o.replica == self.replica)
                     .map(|o| o.socket),
-            }),
+            })),
             Some(Payload::UserEvent { .. }) | None => {
                 tracing::warn!(%channel, "ignoring a malformed room payload");
                 None
