@@ -143,6 +143,7 @@ pub async fn read_all(member: Member, mut stream: SplitStream<Socket>, state: Ar
                     other => {
                         let kind = other.unwrap_or("untyped");
                         state.misc.with(k, |s| s.add(&format!("frame_{kind}"), 1));
+                        state.other_frames.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }

@@ -24,7 +24,7 @@ mod step;
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, AtomicUsize},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -81,6 +81,9 @@ struct State {
     /// Whether the sockets send read markers now (a mixed step is running).
     chatter: AtomicBool,
     misc: Shared,
+    /// Frames that are neither messages nor receipts nor typing (presence as
+    /// the sockets join), counted to see when the joins have settled.
+    other_frames: AtomicU64,
     closed: AtomicU64,
 }
 
@@ -191,6 +194,7 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
         current: AtomicUsize::new(0),
         chatter: AtomicBool::new(false),
         misc: Shared::default(),
+        other_frames: AtomicU64::new(0),
         closed: AtomicU64::new(0),
     });
     let mut fleet = Fleet {
@@ -214,6 +218,9 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
         tasks.spawn(client::write_all(sink, rx));
         tasks.spawn(client::read_all(member, stream, Arc::clone(&state)));
     }
+
+    let settled = settle(&state).await;
+    eprintln!("{name}: joins settled in {:.1} s", settled.as_secs_f64());
 
     let mut cpu = CpuWatch {
         pids: args.cpu_pids.clone(),
@@ -277,6 +284,24 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Waits until the joins' own traffic is over: every join announces the user's
+/// presence to the room (100 users a room: about 5,000 presence frames per
+/// room, 60,000 here), and the replicas write the memberships. Measured steps
+/// start once no such frame came for half a second, or after 10 s at most, so
+/// the first step (alone, in a mixed run) is not charged with them.
+async fn settle(state: &State) -> Duration {
+    let started = Instant::now();
+    let mut last = state.other_frames.load(Ordering::Relaxed);
+    let mut quiet = 0;
+    while quiet < 2 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = state.other_frames.load(Ordering::Relaxed);
+        quiet = if now == last { quiet + 1 } else { 0 };
+        last = now;
+    }
+    started.elapsed()
 }
 
 #[cfg(test)]
