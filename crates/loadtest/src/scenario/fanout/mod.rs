@@ -39,6 +39,7 @@ use crate::{
     cpu::CpuWatch,
     net::Spread,
     report::Report,
+    series::FIXED_RATES,
     stats::Shared,
     targets, ws,
 };
@@ -233,6 +234,7 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
         cpu,
     };
     let mut typing = chatter::Typing::new(fleet.writers.len(), chatter::TYPING_EVERY);
+    let mut kept_up: Vec<Vec<bool>> = vec![Vec::new(); variants.len()];
     let mut active = vec![true; variants.len()];
     for (n, rate) in rates.iter().copied().enumerate() {
         // ABBA: alternate which variant goes first.
@@ -259,7 +261,9 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
                     .map(|l| (l.p50_ms, l.p99_ms, l.p999_ms)),
                 step.counts
             );
-            active[v] &= step.kept_up;
+            kept_up[v].push(step.kept_up);
+            let closed = state.closed.load(Ordering::Relaxed) > 0;
+            active[v] = !closed && goes_on(&kept_up[v], step.offered_per_sec);
             report.steps.push(step);
         }
         if !active.iter().any(|a| *a) {
@@ -275,6 +279,7 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
         report.note(format!("socket events: {:?}", misc.counts));
     }
     report.note("offered and achieved are message deliveries per second (messages × room members, the sender's own copy included); latency counts from each message's scheduled send time to its arrival at each member");
+    report.note("the ramp always reaches 40,000 deliveries/s, and past that goes on until two steps in a row did not keep up (p99 under 50 ms, none missing, ids in order): one step's tail on this shared machine is not the end of a run");
     if args.mixed {
         report.note(format!(
             "each rate runs twice on the same sockets, back to back, the order alternating: alone, and mixed (every socket marks what it received read, at most every {} ms; a sender sends typing before a message, at most once every {} s); read and typing frames are counted apart from the messages",
@@ -284,6 +289,23 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Whether a variant runs the next rate, after steps that kept up or not
+/// (`kept_up`, the last one offered `offered` deliveries/s). Always up to the
+/// fixed rates both variants are compared at; past them, until two steps in a
+/// row did not keep up: on this shared machine one step's p99 is now and then
+/// pushed past the limit by other work (a 10,000/s step with p99 366 ms
+/// between two that kept up), which alone would end the run and leave the
+/// comparison without its higher steps.
+fn goes_on(kept_up: &[bool], offered: f64) -> bool {
+    let highest_fixed = FIXED_RATES.iter().copied().fold(0.0, f64::max);
+    match kept_up {
+        [] => true,
+        _ if offered < highest_fixed * 0.99 => true,
+        [.., false, false] => false,
+        _ => true,
+    }
 }
 
 /// Waits until the joins' own traffic is over: every join announces the user's
@@ -322,6 +344,19 @@ mod tests {
             .map(|r| (0..1000).filter(|k| room_of(*k, 2, 10) == r).count())
             .collect();
         assert!(sizes.iter().all(|s| *s == 100), "{sizes:?}");
+    }
+
+    #[test]
+    fn a_variant_stops_after_two_misses_in_a_row_once_past_the_fixed_rates() {
+        assert!(goes_on(&[], 0.0));
+        assert!(
+            goes_on(&[false, false], 30_000.0),
+            "below 40,000/s it goes on"
+        );
+        assert!(goes_on(&[true, false], 50_000.0), "one miss may be noise");
+        assert!(goes_on(&[false, true], 50_000.0));
+        assert!(!goes_on(&[true, false, false], 50_000.0));
+        assert!(!goes_on(&[false, false], 40_000.0));
     }
 
     #[test]
