@@ -157,6 +157,9 @@ pub struct FanoutArgs {
     /// typing mixed in as real clients send them (see `chatter.rs`).
     #[arg(long)]
     pub mixed: bool,
+    /// What a mixed step's sockets send beside messages (to see what each costs).
+    #[arg(long, value_delimiter = ',', default_value = "read,typing")]
+    pub mixed_frames: Vec<MixedFrame>,
     /// The report's scenario name (default: chat-fanout, or chat-fanout-mixed).
     #[arg(long)]
     pub name: Option<String>,
@@ -172,6 +175,13 @@ pub struct FanoutArgs {
     /// Label for this run's names (default: random).
     #[arg(long)]
     pub run_id: Option<String>,
+}
+
+/// A frame a mixed step's sockets send beside messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MixedFrame {
+    Read,
+    Typing,
 }
 
 fn key_value(raw: &str) -> Result<(String, String), String> {

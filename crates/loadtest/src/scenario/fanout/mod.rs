@@ -35,7 +35,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::Ramp;
 use crate::{
-    cli::{Common, FanoutArgs},
+    cli::{Common, FanoutArgs, MixedFrame},
     cpu::CpuWatch,
     net::Spread,
     report::Report,
@@ -152,8 +152,12 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
         report.setting(key, value);
     }
     if args.mixed {
-        report.setting("read_every_ms", chatter::READ_EVERY.as_millis());
-        report.setting("typing_every_ms", chatter::TYPING_EVERY.as_millis());
+        if args.mixed_frames.contains(&MixedFrame::Read) {
+            report.setting("read_every_ms", chatter::READ_EVERY.as_millis());
+        }
+        if args.mixed_frames.contains(&MixedFrame::Typing) {
+            report.setting("typing_every_ms", chatter::TYPING_EVERY.as_millis());
+        }
     }
     let spread = Spread::new(&args.url, &common.source_addrs, common.allow_remote).await?;
     report.setting("source_addrs", spread.sources.len());
@@ -232,6 +236,8 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
         ramp,
         grace: args.grace,
         cpu,
+        reads: args.mixed_frames.contains(&MixedFrame::Read),
+        typing: args.mixed_frames.contains(&MixedFrame::Typing),
     };
     let mut typing = chatter::Typing::new(fleet.writers.len(), chatter::TYPING_EVERY);
     let mut kept_up: Vec<Vec<bool>> = vec![Vec::new(); variants.len()];

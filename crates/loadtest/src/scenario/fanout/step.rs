@@ -27,6 +27,9 @@ pub struct Plan {
     pub ramp: Ramp,
     pub grace: Duration,
     pub cpu: CpuWatch,
+    /// What a mixed step sends beside messages.
+    pub reads: bool,
+    pub typing: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -42,7 +45,7 @@ pub async fn run(
 ) -> Step {
     let mixed = variant == Some(Variant::Mixed);
     state.current.store(index, Ordering::Relaxed);
-    state.chatter.store(mixed, Ordering::Relaxed);
+    state.chatter.store(mixed && plan.reads, Ordering::Relaxed);
     let schedule = Schedule::new(
         Instant::now() + Duration::from_millis(5),
         rate,
@@ -62,7 +65,7 @@ pub async fn run(
         let micros = (origin - state.epoch).as_micros();
         let k = usize::try_from(i).unwrap_or(0) % sockets;
         let room = fleet.room_of(k);
-        if mixed && typing.before_message(k, now) {
+        if mixed && plan.typing && typing.before_message(k, now) {
             let frame = format!(r#"{{"type":"typing","room":"{}"}}"#, fleet.rooms[room]);
             if fleet.writers[k].try_send(Message::text(frame)).is_ok() {
                 typing_sent += 1;
