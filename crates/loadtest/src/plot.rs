@@ -144,9 +144,16 @@ pub fn fanout(reports: &[Report], path: &Path, font: Option<&Path>) -> anyhow::R
         .map_err(draw)?
         .label("p99 limit, 50 ms")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5)));
+    // One run: its curves rise to the right, the upper left is free. Several:
+    // the fastest reach far right at low latency only at their p50s, so the
+    // lower right is where the legend covers least.
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(if all.len() == 1 {
+            SeriesLabelPosition::UpperLeft
+        } else {
+            SeriesLabelPosition::LowerRight
+        })
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
