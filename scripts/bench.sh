@@ -6,23 +6,29 @@
 #   3. a fresh database and its own REDIS_KEY_PREFIX, throwaway Ed25519 keys;
 #   4. the verification service (mail to the load tool's SMTP receiver) and two
 #      chat replicas, with the per-client limits raised (they are settings);
-#   5. the scenarios: verify-send, verify-login, chat-fanout, chat-store, chat-idle
-#      (a fresh third chat process, so its empty RSS is a real baseline);
+#   5. the scenarios: verify-send, verify-login, chat-fanout, chat-fanout-cluster
+#      (the same run, on two more chat replicas against a 3-master, 3-replica Redis
+#      Cluster that scripts/redis-cluster.sh starts for it and stops after it),
+#      chat-fanout-mixed (every step alone and with read markers and typing, back
+#      to back), chat-store, chat-idle (a fresh chat process, so its empty RSS is
+#      a real baseline);
 #   6. bench/results/<date>.md and .json, and the chat-fanout plot (.png).
 # Everything it started is stopped on exit; all load goes to 127.0.0.1.
 #
-# Settings (environment): BENCH_SCENARIOS (default: all five), BENCH_STEP (seconds
+# Settings (environment): BENCH_SCENARIOS (default: all seven), BENCH_STEP (seconds
 # per load step, 5), BENCH_MAX_LOAD / BENCH_WAIT (wait up to BENCH_WAIT seconds for
 # the one-minute load average to drop below BENCH_MAX_LOAD; 1.0 / 600),
-# BENCH_PORT_BASE (18080), BENCH_SMTP_PORT (2526), BENCH_BIN_DIR (use the binaries
-# already in this folder, e.g. an older build to compare with, instead of building).
+# BENCH_PORT_BASE (18080; the cluster's nodes take BENCH_PORT_BASE+10 .. +15 and
+# their bus ports 10000 above), BENCH_SMTP_PORT (2526), BENCH_BIN_DIR (use the
+# binaries already in this folder, e.g. an older build to compare with, instead of
+# building).
 set -euo pipefail
 
 # shellcheck source=scripts/services.sh
 source "$(dirname "${BASH_SOURCE[0]}")/services.sh"
 cd "$ROOT"
 
-SCENARIOS="${BENCH_SCENARIOS:-verify-send verify-login chat-fanout chat-store chat-idle}"
+SCENARIOS="${BENCH_SCENARIOS:-verify-send verify-login chat-fanout chat-fanout-cluster chat-fanout-mixed chat-store chat-idle}"
 STEP="${BENCH_STEP:-5}"
 MAX_LOAD="${BENCH_MAX_LOAD:-1.0}"
 WAIT="${BENCH_WAIT:-600}"
@@ -32,6 +38,9 @@ VERIFY_PORT=$((PORT_BASE + 1))
 CHAT_PORT_A=$((PORT_BASE + 2))
 CHAT_PORT_B=$((PORT_BASE + 3))
 CHAT_PORT_IDLE=$((PORT_BASE + 4))
+CHAT_PORT_C=$((PORT_BASE + 5))
+CHAT_PORT_D=$((PORT_BASE + 6))
+CLUSTER_PORT=$((PORT_BASE + 10))
 
 STAMP="$(date -u +%Y-%m-%d-%H%M)"
 WORK="$ROOT/bench/tmp/$STAMP"
@@ -44,6 +53,8 @@ PIDS=()
 NOTES=()
 
 has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+CLUSTER_DIR="$WORK/redis-cluster"
+cluster() { REDIS_CLUSTER_PORT="$CLUSTER_PORT" REDIS_CLUSTER_DIR="$CLUSTER_DIR" bash scripts/redis-cluster.sh "$@"; }
 
 cleanup() {
   trap - INT TERM EXIT
@@ -56,6 +67,7 @@ cleanup() {
     redis-cli -u "$REDIS_URL" --scan --pattern "$PREFIX*" 2>/dev/null \
       | xargs -r -n 1000 redis-cli -u "$REDIS_URL" unlink >/dev/null 2>&1 || true
   fi
+  [ -n "${CLUSTER_STARTED:-}" ] && cluster stop
   stop_started
 }
 trap cleanup INT TERM EXIT
@@ -110,10 +122,11 @@ wait_ready() {
   die "$name did not become ready on port $port; see $WORK/$name.log"
 }
 
-# Runs "$@" with the settings every service shares; only ever called with `&`,
-# and exec keeps $! the service's own pid.
+# Runs "$@" with the settings every service shares (Redis: SERVICE_REDIS_URL,
+# default REDIS_URL); only ever called with `&`, and exec keeps $! the service's
+# own pid.
 common_env() {
-  exec env REDIS_URL="$REDIS_URL" DATABASE_URL="$BENCH_DATABASE_URL" REDIS_KEY_PREFIX="$PREFIX" \
+  exec env REDIS_URL="${SERVICE_REDIS_URL:-$REDIS_URL}" DATABASE_URL="$BENCH_DATABASE_URL" REDIS_KEY_PREFIX="$PREFIX" \
     JWT_PUBLIC_KEYS="$WORK/keys/bench.pem" RUST_LOG="${BENCH_RUST_LOG:-warn}" LOG_FORMAT=json "$@"
 }
 
@@ -129,15 +142,44 @@ start_verification() {
   wait_ready "$VERIFY_PORT" verification
 }
 
-# Prints the pid of a chat process on port $1 (name $2).
+# Starts a chat process on port $1 (name $2), against Redis at $3 (default
+# REDIS_URL); its pid is left in CHAT_PID.
 start_chat() {
   port_free "$1"
-  common_env LISTEN_ADDR="127.0.0.1:$1" CHAT_RATE=1000000 CHAT_BURST=1000000 \
-    "$BIN/chat" >"$WORK/$2.log" 2>&1 &
+  SERVICE_REDIS_URL="${3:-$REDIS_URL}" common_env LISTEN_ADDR="127.0.0.1:$1" \
+    CHAT_RATE=1000000 CHAT_BURST=1000000 "$BIN/chat" >"$WORK/$2.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   wait_ready "$1" "$2"
   CHAT_PID="$pid"
+}
+
+# Stops one process this script started (SIGTERM, as Kubernetes would).
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  local kept=() pid
+  for pid in "${PIDS[@]}"; do [ "$pid" != "$1" ] && kept+=("$pid"); done
+  PIDS=("${kept[@]}")
+}
+
+# chat-fanout again, on two more chat replicas against a Redis Cluster of its
+# own (3 masters, 3 replicas), all started here and stopped after the run.
+fanout_on_cluster() {
+  local p url pids=()
+  for p in $(seq "$CLUSTER_PORT" $((CLUSTER_PORT + 5))); do port_free "$p"; port_free $((p + 10000)); done
+  log "starting a Redis Cluster (3 masters, 3 replicas) on 127.0.0.1:$CLUSTER_PORT..$((CLUSTER_PORT + 5))"
+  CLUSTER_STARTED=1
+  url="$(cluster start)" || { NOTES+=("chat-fanout-cluster did not run: the Redis Cluster did not start"); return 0; }
+  log "starting two chat replicas on 127.0.0.1:$CHAT_PORT_C and :$CHAT_PORT_D against $url"
+  start_chat "$CHAT_PORT_C" chat-c "$url"; local chat_c="$CHAT_PID"
+  start_chat "$CHAT_PORT_D" chat-d "$url"; local chat_d="$CHAT_PID"
+  for p in "$CLUSTER_DIR"/*.pid; do pids+=(--cpu-pid "redis=$(cat "$p")"); done
+  loadtest chat-fanout-cluster chat-fanout --name chat-fanout-cluster --label redis=cluster-3x2 \
+    --url "ws://127.0.0.1:$CHAT_PORT_C,ws://127.0.0.1:$CHAT_PORT_D" --sockets 1000 --rooms 10 \
+    --duration "${STEP}s" --cpu-pid "chat-c=$chat_c" --cpu-pid "chat-d=$chat_d" "${pids[@]}" "${TOKENS[@]}"
+  stop_pid "$chat_c"; stop_pid "$chat_d"
+  cluster stop; CLUSTER_STARTED=""
 }
 
 loadtest() {
@@ -168,7 +210,8 @@ command -v openssl >/dev/null || die "openssl is needed to make the benchmark ke
 command -v curl >/dev/null || die "curl is needed to probe readiness"
 
 BINS=(--bin verification --bin loadtest)
-if has chat-fanout || has chat-store || has chat-idle; then BINS+=(--bin chat); fi
+CHAT_SCENARIOS=(chat-fanout chat-fanout-cluster chat-fanout-mixed chat-store chat-idle)
+for s in "${CHAT_SCENARIOS[@]}"; do has "$s" && { BINS+=(--bin chat); break; }; done
 if [ -z "${BENCH_BIN_DIR:-}" ]; then
   log "building release binaries"
   cargo build --release --locked "${BINS[@]}"
@@ -176,7 +219,7 @@ fi
 
 # Idle sockets need file descriptors: take the hard limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ "$(ulimit -n)" -ge 20200 ] || NOTES+=("The open-file limit is $(ulimit -n) and cannot be raised here (hard limit), so chat-idle holds fewer than 20,000 sockets.")
+has chat-idle && [ "$(ulimit -n)" -lt 20200 ] && NOTES+=("The open-file limit is $(ulimit -n) and cannot be raised here (hard limit), so chat-idle holds fewer than 20,000 sockets.")
 
 psql "${DATABASE_URL%/*}/postgres" -qc "CREATE DATABASE \"$DB_NAME\"" >/dev/null
 DB_CREATED=1
@@ -187,10 +230,10 @@ REPORTS=()
 
 log "starting verification on 127.0.0.1:$VERIFY_PORT (mail to the load tool's SMTP receiver)"
 start_verification
-if has chat-fanout || has chat-store; then
+if has chat-fanout || has chat-fanout-mixed || has chat-store; then
   log "starting two chat replicas on 127.0.0.1:$CHAT_PORT_A and :$CHAT_PORT_B"
-  start_chat "$CHAT_PORT_A" chat-a
-  start_chat "$CHAT_PORT_B" chat-b
+  start_chat "$CHAT_PORT_A" chat-a; CHAT_A_PID="$CHAT_PID"
+  start_chat "$CHAT_PORT_B" chat-b; CHAT_B_PID="$CHAT_PID"
 fi
 CHAT_URLS="ws://127.0.0.1:$CHAT_PORT_A,ws://127.0.0.1:$CHAT_PORT_B"
 
@@ -204,8 +247,26 @@ has verify-send && loadtest verify-send verify-send \
   --url "http://127.0.0.1:$VERIFY_PORT" --smtp-listen "127.0.0.1:$SMTP_PORT" --duration "${STEP}s" "${CPU_ARGS[@]}"
 has verify-login && loadtest verify-login verify-login \
   --url "http://127.0.0.1:$VERIFY_PORT" --smtp-listen "127.0.0.1:$SMTP_PORT" --duration "${STEP}s" "${CPU_ARGS[@]}"
-has chat-fanout && loadtest chat-fanout chat-fanout \
-  --url "$CHAT_URLS" --sockets 1000 --rooms 10 --duration "${STEP}s" "${TOKENS[@]}"
+# The chat-fanout runs watch the CPU of the chat replicas, Redis and the load tool.
+FANOUT_CPU=()
+if [ -n "${CHAT_A_PID:-}" ]; then
+  FANOUT_CPU=(--cpu-pid "chat-a=$CHAT_A_PID" --cpu-pid "chat-b=$CHAT_B_PID")
+  [ -n "$REDIS_PID" ] && [ -e "/proc/$REDIS_PID" ] && FANOUT_CPU+=(--cpu-pid "redis=$REDIS_PID")
+fi
+if [ -n "${BENCH_BIN_DIR:-}" ] && ! "$BIN/loadtest" chat-fanout --help | grep -q -- --mixed; then
+  FANOUT_CPU=()
+  { has chat-fanout-cluster || has chat-fanout-mixed; } && NOTES+=("The load tool in BENCH_BIN_DIR predates chat-fanout-cluster and chat-fanout-mixed: they were skipped.")
+  SCENARIOS="${SCENARIOS//chat-fanout-cluster/}"; SCENARIOS="${SCENARIOS//chat-fanout-mixed/}"
+  FANOUT_LABEL=()
+else
+  FANOUT_LABEL=(--label redis=single)
+fi
+# chat-fanout and chat-fanout-cluster run back to back: they are compared.
+has chat-fanout && loadtest chat-fanout chat-fanout "${FANOUT_LABEL[@]}" \
+  --url "$CHAT_URLS" --sockets 1000 --rooms 10 --duration "${STEP}s" "${FANOUT_CPU[@]}" "${TOKENS[@]}"
+has chat-fanout-cluster && fanout_on_cluster
+has chat-fanout-mixed && loadtest chat-fanout-mixed chat-fanout --mixed --label redis=single \
+  --url "$CHAT_URLS" --sockets 1000 --rooms 10 --duration "${STEP}s" "${FANOUT_CPU[@]}" "${TOKENS[@]}"
 has chat-store && loadtest chat-store chat-store \
   --url "$CHAT_URLS" --duration "$((STEP * 2))s" --database-url "$BENCH_DATABASE_URL" "${TOKENS[@]}"
 if has chat-idle; then
@@ -218,5 +279,10 @@ fi
 NOTE_ARGS=()
 for n in "${NOTES[@]:-}"; do [ -n "$n" ] && NOTE_ARGS+=(--note "$n"); done
 log "results: bench/results/$STAMP.md"
+# A plot only for a run that has chat-fanout's figures to draw.
+PLOT_ARGS=()
+for r in "${REPORTS[@]}"; do
+  [[ "$(basename "$r")" == chat-fanout* ]] && PLOT_ARGS=(--plot "$RESULTS/$STAMP-fanout.png")
+done
 "$BIN/loadtest" summarize "${REPORTS[@]}" --machine "$WORK/machine.txt" "${NOTE_ARGS[@]}" \
-  --markdown "$RESULTS/$STAMP.md" --json-out "$RESULTS/$STAMP.json" --plot "$RESULTS/$STAMP-fanout.png"
+  --markdown "$RESULTS/$STAMP.md" --json-out "$RESULTS/$STAMP.json" "${PLOT_ARGS[@]}"

@@ -3,12 +3,13 @@
 # redis-server, for the test pass that runs against a cluster:
 #   scripts/redis-cluster.sh start   # prints the redis+cluster:// URL
 #   scripts/redis-cluster.sh stop
-# Nodes listen on 127.0.0.1 at REDIS_CLUSTER_PORT .. +5 (default 17000), with
-# their state under .run/redis-cluster/ (git-ignored).
+# Nodes listen on 127.0.0.1 at REDIS_CLUSTER_PORT .. +5 (default 17000; their
+# cluster bus ports are 10000 above), with their state under REDIS_CLUSTER_DIR
+# (default .run/redis-cluster/, git-ignored).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DIR="$ROOT/.run/redis-cluster"
+DIR="${REDIS_CLUSTER_DIR:-$ROOT/.run/redis-cluster}"
 BASE="${REDIS_CLUSTER_PORT:-17000}"
 PORTS=()
 for i in 0 1 2 3 4 5; do PORTS+=($((BASE + i))); done

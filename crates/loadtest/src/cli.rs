@@ -153,11 +153,40 @@ pub struct FanoutArgs {
     /// After a step, how long to wait for its last deliveries.
     #[arg(long, default_value = "3s", value_parser = duration)]
     pub grace: Duration,
+    /// Run every step twice, back to back: alone, and with read markers and
+    /// typing mixed in as real clients send them (see `chatter.rs`).
+    #[arg(long)]
+    pub mixed: bool,
+    /// What a mixed step's sockets send beside messages (to see what each costs).
+    #[arg(long, value_delimiter = ',', default_value = "read,typing")]
+    pub mixed_frames: Vec<MixedFrame>,
+    /// The report's scenario name (default: chat-fanout, or chat-fanout-mixed).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A setting to record in the report, as KEY=VALUE (repeatable), e.g. redis=cluster.
+    #[arg(long = "label", value_parser = key_value)]
+    pub labels: Vec<(String, String)>,
+    /// A process whose CPU time is counted per step, as NAME=PID (repeatable;
+    /// pids under one name are summed).
+    #[arg(long = "cpu-pid", value_parser = name_pid)]
+    pub cpu_pids: Vec<(String, u32)>,
     #[command(flatten)]
     pub tokens: TokenArgs,
     /// Label for this run's names (default: random).
     #[arg(long)]
     pub run_id: Option<String>,
+}
+
+/// A frame a mixed step's sockets send beside messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MixedFrame {
+    Read,
+    Typing,
+}
+
+fn key_value(raw: &str) -> Result<(String, String), String> {
+    let (key, value) = raw.split_once('=').ok_or("expected KEY=VALUE")?;
+    Ok((key.to_owned(), value.to_owned()))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -299,5 +328,32 @@ mod tests {
         assert_eq!(args.url.len(), 2);
         assert_eq!(args.ramp.rate, Some(500.0));
         assert_eq!(args.sockets, 1000);
+        assert!(!args.mixed);
+    }
+
+    #[test]
+    fn fanout_variants_take_labels_and_watched_pids() {
+        let cli = Cli::try_parse_from([
+            "loadtest",
+            "chat-fanout",
+            "--mixed",
+            "--label",
+            "redis=cluster",
+            "--cpu-pid",
+            "redis=10",
+            "--cpu-pid",
+            "redis=11",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Command::ChatFanout(args) = cli.command else {
+            panic!("wrong subcommand")
+        };
+        assert!(args.mixed);
+        assert_eq!(
+            args.labels,
+            vec![("redis".to_owned(), "cluster".to_owned())]
+        );
+        assert_eq!(args.cpu_pids.len(), 2);
+        assert!(Cli::try_parse_from(["loadtest", "chat-fanout", "--label", "x"]).is_err());
     }
 }

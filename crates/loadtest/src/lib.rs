@@ -8,12 +8,16 @@
 //!   replicas and source addresses; the built-in SMTP receiver.
 //! - [`tokens`]: access tokens, minted with the development key or obtained
 //!   through the real verification flow.
-//! - [`scenario`]: the benchmark scenarios; [`report`], [`targets`], [`plot`]:
-//!   what a run produces.
+//! - [`cpu`], [`procfs`], [`metrics`]: what the watched processes used.
+//! - [`scenario`]: the benchmark scenarios; [`report`], [`targets`],
+//!   [`series`], [`markdown`], [`plot`]: what a run produces and how
+//!   `loadtest summarize` shows it.
 
 pub mod cli;
+pub mod cpu;
 pub mod hist;
 pub mod http;
+pub mod markdown;
 pub mod metrics;
 pub mod net;
 pub mod pacing;
@@ -21,6 +25,7 @@ pub mod plot;
 pub mod procfs;
 pub mod report;
 pub mod scenario;
+pub mod series;
 pub mod smtp;
 pub mod stats;
 pub mod summarize;

@@ -91,6 +91,10 @@ impl Figure {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub label: String,
+    /// Which variant of the scenario ran this step, when a report interleaves
+    /// several (chat-fanout-mixed: `alone`, `mixed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// What was offered, per second, in `unit`.
     pub offered_per_sec: f64,
     /// What completed, per second, in `unit`.
@@ -205,120 +209,6 @@ impl Suite {
         }
         out
     }
-
-    pub fn markdown(&self) -> String {
-        let mut md = format!("# Benchmark results, {}\n\n", self.created_at);
-        let _ = writeln!(md, "Reproduce with `{}`.\n", self.command);
-        if !self.machine.is_empty() {
-            md.push_str("Machine:\n\n");
-            for line in &self.machine {
-                let _ = writeln!(md, "- {line}");
-            }
-            md.push('\n');
-        }
-        for note in &self.notes {
-            let _ = writeln!(md, "> {note}\n");
-        }
-        md.push_str(
-            "## Summary\n\n| scenario | figure | measured | target | |\n|---|---|---:|---|---|\n",
-        );
-        for r in &self.scenarios {
-            for f in &r.figures {
-                let (target, verdict) = match (f.target, f.met()) {
-                    (Some(t), Some(met)) => (
-                        format!("{} {}", t.describe(), f.unit),
-                        if met { "met" } else { "**missed**" },
-                    ),
-                    _ => (String::new(), ""),
-                };
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} {} | {target} | {verdict} |",
-                    r.scenario,
-                    f.name,
-                    number(f.value),
-                    f.unit
-                );
-            }
-        }
-        if let Some(plot) = &self.plot {
-            let _ = writeln!(md, "\n![chat-fanout latency against offered load]({plot})");
-        }
-        for r in &self.scenarios {
-            md.push_str(&scenario_markdown(r));
-        }
-        md
-    }
-}
-
-fn scenario_markdown(r: &Report) -> String {
-    let mut md = format!("\n## {}\n\n", r.scenario);
-    let load = r
-        .loadavg_at_start
-        .map(|l| format!(", load average {l:.2} at start"))
-        .unwrap_or_default();
-    let _ = writeln!(
-        md,
-        "Started {}, {:.0} s{load}.\n",
-        r.started_at, r.elapsed_secs
-    );
-    if !r.settings.is_empty() {
-        let settings: Vec<String> = r.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let _ = writeln!(md, "Settings: `{}`\n", settings.join(" "));
-    }
-    if !r.steps.is_empty() {
-        let names: Vec<&String> = r
-            .steps
-            .iter()
-            .flat_map(|s| s.latency.keys())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        md.push_str("| step | offered /s | achieved /s |");
-        for n in &names {
-            let _ = write!(md, " {n} p50 | p99 | p99.9 ms |");
-        }
-        md.push_str(" counts | kept up |\n|---|---:|---:|");
-        for _ in &names {
-            md.push_str("---:|---:|---:|");
-        }
-        md.push_str("---|---|\n");
-        for s in &r.steps {
-            let _ = write!(
-                md,
-                "| {} | {} | {} |",
-                s.label,
-                number(s.offered_per_sec),
-                number(s.achieved_per_sec)
-            );
-            for n in &names {
-                match s.latency.get(*n) {
-                    Some(l) => {
-                        let _ = write!(
-                            md,
-                            " {} | {} | {} |",
-                            number(l.p50_ms),
-                            number(l.p99_ms),
-                            number(l.p999_ms)
-                        );
-                    }
-                    None => md.push_str(" | | |"),
-                }
-            }
-            let counts: Vec<String> = s.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            let _ = writeln!(
-                md,
-                " {} | {} |",
-                counts.join(", "),
-                if s.kept_up { "yes" } else { "no" }
-            );
-        }
-        md.push('\n');
-    }
-    for n in &r.notes {
-        let _ = writeln!(md, "- {n}");
-    }
-    md
 }
 
 /// 15000 → "15,000"; 1.2345 → "1.23"; small values keep three decimals.
@@ -354,10 +244,10 @@ pub fn number(v: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample() -> Report {
+    pub(crate) fn sample() -> Report {
         let mut r = Report::new("chat-fanout");
         r.setting("sockets", 1000);
         r.figure(
@@ -370,6 +260,7 @@ mod tests {
         r.figure("mean INSERT batch", 12.5, "messages", None);
         r.steps.push(Step {
             label: "1".into(),
+            variant: None,
             offered_per_sec: 100_000.0,
             achieved_per_sec: 99_870.0,
             unit: "deliveries".into(),
@@ -418,29 +309,6 @@ mod tests {
         assert!(Target::at_most(16.0).met(16.0));
         assert!(!Target::below(10.0).met(10.0));
         assert!(r.text().contains("MISSED"));
-    }
-
-    #[test]
-    fn markdown_has_the_summary_and_step_tables() {
-        let suite = Suite {
-            created_at: "2026-11-23".into(),
-            command: "make bench".into(),
-            machine: vec!["2 cores".into()],
-            notes: vec![],
-            plot: Some("fanout.png".into()),
-            scenarios: vec![sample()],
-        };
-        let md = suite.markdown();
-        assert!(md.contains("| chat-fanout | deliveries/s | 151,235 deliveries/s | ≥ 150,000 deliveries/s | met |"), "{md}");
-        assert!(md.contains("**missed**"));
-        assert!(
-            md.contains("| 1 | 100,000 | 99,870 | 1.2 | 3.4 | 9.9 |"),
-            "{md}"
-        );
-        assert!(md.contains("![chat-fanout"));
-        let json = serde_json::to_string(&suite).unwrap_or_else(|e| panic!("{e}"));
-        let back: Suite = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(back, suite);
     }
 
     #[test]

@@ -67,6 +67,13 @@ pub fn is_type(frame: &str, kind: &str) -> bool {
     frame[at + 8..].starts_with(kind) && frame[at + 8 + kind.len()..].starts_with('"')
 }
 
+/// The `type` of a server frame (the server writes it first, compact).
+pub fn frame_type(frame: &str) -> Option<&str> {
+    let at = frame.find("\"type\":\"")? + 8;
+    let len = frame[at..].find('"')?;
+    Some(&frame[at..at + len])
+}
+
 /// The `code` of an error frame.
 pub fn error_code(frame: &str) -> Option<&str> {
     if !is_type(frame, "error") {
@@ -126,5 +133,18 @@ mod tests {
         assert_eq!(error_code(err), Some("rate_limited"));
         assert_eq!(body_with_marker(err, "lt|"), None);
         assert_eq!(error_code(MESSAGE), None);
+        assert_eq!(frame_type(MESSAGE), Some("message"));
+        assert_eq!(frame_type(err), Some("error"));
+        assert_eq!(frame_type(r#"{"room":"r"}"#), None);
+    }
+
+    #[test]
+    fn a_receipt_is_never_taken_for_a_message() {
+        let read = r#"{"type":"read","room":"r","user_id":"u","id":120}"#;
+        let typing = r#"{"type":"typing","room":"r","user_id":"u","user":"lt|0|0|0"}"#;
+        assert_eq!(frame_type(read), Some("read"));
+        assert_eq!(frame_type(typing), Some("typing"));
+        assert!(!is_type(read, "message") && !is_type(typing, "message"));
+        assert_eq!(body_with_marker(read, "lt|"), None);
     }
 }

@@ -16,10 +16,10 @@ use tokio::{task::JoinSet, time::Instant};
 use super::Ramp;
 use crate::{
     cli::{Common, VerifyArgs},
+    cpu::{self, CpuWatch},
     http::HttpPool,
     net::Spread,
     pacing::{self, Schedule, Slots},
-    procfs,
     report::{Report, Step},
     smtp::SmtpReceiver,
     stats::{Shared, Stats},
@@ -269,11 +269,8 @@ async fn run_step(
         all.add("unfinished", unfinished);
     }
     let done_ok = all.count("ok").max(1);
-    for ((name, before), (_, after)) in cpu_before.iter().zip(&cpu_after) {
-        all.add(
-            &format!("{CPU_PREFIX}{name}"),
-            after.saturating_sub(*before) / done_ok,
-        );
+    for (name, used) in cpu::used(&cpu_before, &cpu_after) {
+        all.add(&format!("{CPU_PREFIX}{name}"), used / done_ok);
     }
     let elapsed = (done - schedule.start())
         .as_secs_f64()
@@ -324,6 +321,7 @@ async fn run_step(
         && mail_lag <= Duration::from_secs(3);
     Step {
         label: label.to_owned(),
+        variant: None,
         offered_per_sec: schedule.rate(),
         achieved_per_sec: achieved.round(),
         unit: match ctx.kind {
@@ -338,34 +336,6 @@ async fn run_step(
 
 /// Step counts named so carry CPU µs per completed operation of a watched process.
 const CPU_PREFIX: &str = "cpu_us_per_op:";
-
-/// The processes whose CPU time a step divides by its completed operations:
-/// what the throughput target is made of, and steady on a shared machine where
-/// throughput is not.
-struct CpuWatch {
-    pids: Vec<(String, u32)>,
-    postgres_db: Option<String>,
-}
-
-impl CpuWatch {
-    /// (name, CPU µs so far) per watched process; PostgreSQL backends summed
-    /// (the ones that exist now: the pool keeps its connections open).
-    fn sample(&self) -> Vec<(String, u64)> {
-        let mut out: Vec<(String, u64)> = self
-            .pids
-            .iter()
-            .map(|(name, pid)| (name.clone(), procfs::cpu_micros(*pid).unwrap_or(0)))
-            .collect();
-        if let Some(db) = &self.postgres_db {
-            let total = procfs::postgres_backends(db)
-                .into_iter()
-                .filter_map(procfs::cpu_micros)
-                .sum();
-            out.push(("postgres".to_owned(), total));
-        }
-        out
-    }
-}
 
 fn cpu_figures(step: &Step) -> Vec<(&str, u64)> {
     step.counts

@@ -49,6 +49,17 @@ impl Kill {
         self.reason.get().copied()
     }
 
+    /// Whether [`Kill::kill`] was called: one atomic load, where the token's
+    /// `is_cancelled` takes its mutex. On the paths taken per frame (queueing
+    /// to an outbox, writing to the session) that mutex was the chat process's
+    /// busiest function of its own, 2.4 % of its CPU with messages alone and
+    /// 4.8 % with read receipts and typing mixed in (perf, chat-fanout at
+    /// 10,000 deliveries/s). It does not see a shutdown (the parent token's
+    /// cancel), which the socket's loop waits for on the token itself.
+    pub fn is_killed(&self) -> bool {
+        self.reason.get().is_some()
+    }
+
     pub fn token(&self) -> &CancellationToken {
         &self.token
     }

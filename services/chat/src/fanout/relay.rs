@@ -161,7 +161,7 @@ fn run(metrics: &Metrics, runs: Vec<Run>) {
 /// is full is closed instead (1013; it can rejoin with `since`), and gets
 /// nothing after the frame that did not fit.
 fn queue_run(metrics: &Metrics, entry: &SocketEntry, frames: &[Arc<Delivery>]) -> usize {
-    if entry.kill.token().is_cancelled() {
+    if entry.kill.is_killed() {
         return 0;
     }
     let mut queued = 0;

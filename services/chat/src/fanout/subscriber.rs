@@ -34,8 +34,11 @@ use platform::{
 use tokio_util::sync::CancellationToken;
 
 use self::decode::Push;
-use super::{Channels, Topic};
-use crate::{fanout::Hub, metrics::Metrics};
+use super::{Channels, Delivery, Topic};
+use crate::{
+    fanout::{Hub, hub::Event},
+    metrics::Metrics,
+};
 
 mod decode;
 
@@ -91,6 +94,33 @@ enum Pushed {
     Lost,
     /// The server unsubscribed these topics (see [`Subscriber::resubscribe`]).
     Unsubscribed(Vec<Topic>),
+}
+
+/// What a turn has decoded and not yet handed to the hub: messages or events,
+/// never both (one run is handed over before the other kind starts).
+#[derive(Default)]
+struct Pending {
+    messages: Vec<Arc<Delivery>>,
+    events: Vec<Event>,
+}
+
+impl Pending {
+    fn flush_messages(&mut self, hub: &Hub) {
+        if !self.messages.is_empty() {
+            hub.offer(&std::mem::take(&mut self.messages));
+        }
+    }
+
+    fn flush_events(&mut self, hub: &Hub) {
+        if !self.events.is_empty() {
+            hub.events(std::mem::take(&mut self.events));
+        }
+    }
+
+    fn flush(&mut self, hub: &Hub) {
+        self.flush_messages(hub);
+        self.flush_events(hub);
+    }
 }
 
 struct Connected {
@@ -268,43 +298,34 @@ impl Subscriber {
     }
 
     /// Handles `first` and every push already waiting behind it, offering the
-    /// room messages among them to the hub as one batch. Pushes keep their
-    /// order: a revocation first offers what came before it.
+    /// room messages among them to the hub as one batch and the events among
+    /// them as another. Pushes keep their order: a run of messages is offered
+    /// before the event after it, a run of events before the message after
+    /// it, and both before a revocation.
     fn on_pushes(&self, first: PushInfo, pushes: &mut Pushes) -> Pushed {
-        let mut batch = Vec::new();
+        let mut pending = Pending::default();
         let mut unsubscribed = Vec::new();
         let mut next = Some(first);
         let mut taken = 0;
         while let Some(push) = next.take() {
             if push.kind == PushKind::Disconnection {
-                self.hub.offer(&batch);
+                pending.flush(&self.hub);
                 return Pushed::Lost;
             }
             if let Some(channel) = pubsub::unsubscribed(&push) {
                 unsubscribed.extend(self.topic_of(&channel));
             }
             match self.decode(push) {
-                Some(Push::Room(delivery)) => batch.push(delivery),
-                // What came before an event is offered before it.
-                Some(Push::RoomEvent {
-                    room,
-                    frame,
-                    except,
-                }) => {
-                    self.hub.offer(&std::mem::take(&mut batch));
-                    self.hub.to_room(&room, frame, except);
+                Some(Push::Room(delivery)) => {
+                    pending.flush_events(&self.hub);
+                    pending.messages.push(delivery);
                 }
-                Some(Push::UserEvent {
-                    user,
-                    frame,
-                    skip_room,
-                }) => {
-                    self.hub.offer(&std::mem::take(&mut batch));
-                    let room = skip_room.as_deref().unwrap_or_default();
-                    self.hub.to_user(user, room, frame, skip_room.as_deref());
+                Some(Push::Event(event)) => {
+                    pending.flush_messages(&self.hub);
+                    pending.events.push(event);
                 }
                 Some(Push::Revocation(payload)) => {
-                    self.hub.offer(&std::mem::take(&mut batch));
+                    pending.flush(&self.hub);
                     self.on_revocation(&payload);
                 }
                 None => {}
@@ -314,7 +335,7 @@ impl Subscriber {
                 next = pushes.try_recv();
             }
         }
-        self.hub.offer(&batch);
+        pending.flush(&self.hub);
         if unsubscribed.is_empty() {
             Pushed::Handled
         } else {

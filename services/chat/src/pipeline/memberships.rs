@@ -1,9 +1,14 @@
 //! Memberships and read markers, written off the sockets' path. Joins are
 //! written as they come (in batches); read markers are coalesced per user and
-//! room for `CHAT_READ_FLUSH_MS` and written with one statement, so a client
-//! that marks every message read costs one write and one receipt per interval,
-//! not one per message. A moved marker is announced to the room and to the
-//! user's other sockets.
+//! room for `CHAT_READ_FLUSH_MS`, so a client that marks every message read
+//! costs one write and one receipt per interval, not one per message. A moved
+//! marker is announced to the room and to the user's other sockets.
+//!
+//! Each marker waits its own interval, from its first change, and the task
+//! writes what is due every fifth of one ([`SLICES`]): with one window for
+//! everybody, every receipt of the interval went out at once — 50,000 frames
+//! for 1,000 sockets in rooms of 100 — and messages queued behind that burst
+//! (chat-fanout-mixed at 10,000 deliveries/s: p99 96 ms, 7 ms alone).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -20,6 +25,20 @@ use crate::{
 /// Changes waiting for the task; beyond this many a change is dropped (and
 /// logged): a join's membership, or a read marker the client will send again.
 const QUEUE: usize = 8192;
+
+/// The due markers are written this many times per `CHAT_READ_FLUSH_MS`.
+const SLICES: u32 = 5;
+
+/// A coalesced marker: the highest id, the socket that sent it (it does not
+/// hear its own receipt), and when the marker first changed since written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    id: i64,
+    from: SocketId,
+    since: Instant,
+}
+
+type Marks = HashMap<(Uuid, String), Mark>;
 
 enum Change {
     Joined {
@@ -81,9 +100,7 @@ pub struct MembershipTask {
     announce: Announcer,
     flush_every: Duration,
     shutdown: CancellationToken,
-    /// Coalesced markers: the highest id per user and room, and the socket
-    /// that sent it (it does not hear its own receipt).
-    marks: HashMap<(Uuid, String), (i64, SocketId)>,
+    marks: Marks,
 }
 
 impl MembershipTask {
@@ -108,6 +125,7 @@ impl MembershipTask {
     pub async fn run(mut self) {
         let mut batch = Vec::new();
         let mut due: Option<Instant> = None;
+        let tick = self.flush_every / SLICES;
         loop {
             let wake = due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
@@ -116,18 +134,20 @@ impl MembershipTask {
                         break;
                     }
                     self.apply(std::mem::take(&mut batch)).await;
-                    if due.is_none() && !self.marks.is_empty() {
-                        due = Some(Instant::now() + self.flush_every);
-                    }
                 }
                 () = tokio::time::sleep_until(wake), if due.is_some() => {
                     due = None;
-                    self.flush().await;
+                    let marks = take_due(&mut self.marks, Instant::now(), self.flush_every);
+                    self.flush(marks).await;
                 }
                 () = self.shutdown.cancelled() => break,
             }
+            if due.is_none() && !self.marks.is_empty() {
+                due = Some(Instant::now() + tick);
+            }
         }
-        self.flush().await;
+        let marks = std::mem::take(&mut self.marks);
+        self.flush(marks).await;
     }
 
     /// Joins and forgets in the order they came, consecutive joins together.
@@ -153,9 +173,14 @@ impl MembershipTask {
                     id,
                     from,
                 } => {
-                    let mark = self.marks.entry((user, room)).or_insert((id, from));
-                    if id >= mark.0 {
-                        *mark = (id, from);
+                    let since = Instant::now();
+                    let mark = self
+                        .marks
+                        .entry((user, room))
+                        .or_insert(Mark { id, from, since });
+                    if id >= mark.id {
+                        mark.id = id;
+                        mark.from = from;
                     }
                 }
             }
@@ -173,19 +198,18 @@ impl MembershipTask {
         joins.clear();
     }
 
-    async fn flush(&mut self) {
-        if self.marks.is_empty() {
+    async fn flush(&self, marks: Marks) {
+        if marks.is_empty() {
             return;
         }
-        let marks = std::mem::take(&mut self.marks);
         let rows: Vec<(Uuid, String, i64)> = marks
             .iter()
-            .map(|((user, room), (id, _))| (*user, room.clone(), *id))
+            .map(|((user, room), mark)| (*user, room.clone(), mark.id))
             .collect();
         match self.store.mark_read(&rows).await {
             Ok(moved) => {
                 for (user, room, id) in moved {
-                    let from = marks.get(&(user, room.clone())).map(|(_, from)| *from);
+                    let from = marks.get(&(user, room.clone())).map(|mark| mark.from);
                     let frame = ServerFrame::Read {
                         room: &room,
                         user_id: user,
@@ -197,5 +221,53 @@ impl MembershipTask {
             }
             Err(e) => tracing::warn!(error = %e, count = rows.len(), "writing read markers failed"),
         }
+    }
+}
+
+/// The markers whose interval has passed at `now`, taken out of `marks`.
+fn take_due(marks: &mut Marks, now: Instant, every: Duration) -> Marks {
+    let due: Vec<(Uuid, String)> = marks
+        .iter()
+        .filter(|(_, mark)| mark.since + every <= now)
+        .map(|(key, _)| key.clone())
+        .collect();
+    due.into_iter()
+        .filter_map(|key| marks.remove_entry(&key))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_marker_waits_its_own_interval() {
+        let t0 = Instant::now();
+        let every = Duration::from_millis(250);
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut marks = Marks::new();
+        marks.insert(
+            (a, "r".into()),
+            Mark {
+                id: 5,
+                from: 1,
+                since: t0,
+            },
+        );
+        marks.insert(
+            (b, "r".into()),
+            Mark {
+                id: 7,
+                from: 2,
+                since: t0 + Duration::from_millis(100),
+            },
+        );
+        assert!(take_due(&mut marks, t0 + Duration::from_millis(200), every).is_empty());
+        let due = take_due(&mut marks, t0 + Duration::from_millis(250), every);
+        assert_eq!(due.keys().collect::<Vec<_>>(), [&(a, "r".to_owned())]);
+        assert_eq!(marks.len(), 1, "the later one still waits");
+        let due = take_due(&mut marks, t0 + Duration::from_millis(350), every);
+        assert_eq!(due.get(&(b, "r".to_owned())).map(|m| m.id), Some(7));
+        assert!(marks.is_empty());
     }
 }

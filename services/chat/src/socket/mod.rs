@@ -261,13 +261,13 @@ impl Connection {
     /// Every write races the kill switch and the silence deadline (see [`guarded`]).
     async fn send(&mut self, frame: ByteString) -> Result<(), Stop> {
         let deadline = self.silence_deadline();
-        let sent = guarded(self.kill.token(), deadline, self.session.text(frame)).await;
+        let sent = guarded(&self.kill, deadline, self.session.text(frame)).await;
         sent.map_err(|i| self.interrupted(i))
     }
 
     async fn pong(&mut self, payload: &[u8]) -> Result<(), Stop> {
         let deadline = self.silence_deadline();
-        let sent = guarded(self.kill.token(), deadline, self.session.pong(payload)).await;
+        let sent = guarded(&self.kill, deadline, self.session.pong(payload)).await;
         sent.map_err(|i| self.interrupted(i))
     }
 
@@ -277,7 +277,7 @@ impl Connection {
             return Err(Stop::Gone);
         }
         let deadline = self.silence_deadline();
-        let sent = guarded(self.kill.token(), deadline, self.session.ping(b"")).await;
+        let sent = guarded(&self.kill, deadline, self.session.ping(b"")).await;
         sent.map_err(|i| self.interrupted(i))
     }
 
@@ -321,11 +321,11 @@ enum Interrupted {
 /// past the timeout (a client that stops reading fills the queue and the write
 /// would otherwise wait forever).
 async fn guarded(
-    kill: &CancellationToken,
+    kill: &Kill,
     deadline: Instant,
     write: impl Future<Output = Result<(), actix_ws::Closed>>,
 ) -> Result<(), Interrupted> {
-    if kill.is_cancelled() {
+    if kill.is_killed() {
         return Err(Interrupted::Killed);
     }
     let mut write = std::pin::pin!(write);
@@ -337,7 +337,7 @@ async fn guarded(
     }
     tokio::select! {
         biased;
-        () = kill.cancelled() => Err(Interrupted::Killed),
+        () = kill.token().cancelled() => Err(Interrupted::Killed),
         () = tokio::time::sleep_until(deadline.into()) => Err(Interrupted::Silent),
         sent = write => sent.map_err(|_| Interrupted::Closed),
     }

@@ -3,63 +3,100 @@
 //! seen from their other sockets). They skip the sequencer: they carry no id and
 //! no order, and a socket that has not joined the room yet simply misses them.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use bytestring::ByteString;
 use uuid::Uuid;
 
 use super::Hub;
-use crate::fanout::{Delivery, Kind, SocketId, relay::Jobs};
+use crate::fanout::{Delivery, Kind, SocketId, member::SocketEntry, relay::Jobs};
+
+/// An event for the hub to hand to local sockets.
+#[derive(Debug)]
+pub enum Event {
+    /// To the room's sockets but `except`.
+    Room {
+        room: String,
+        frame: ByteString,
+        except: Option<SocketId>,
+    },
+    /// To the user's sockets but those that joined `skip_room` (they get the
+    /// same frame from the room).
+    User {
+        user: Uuid,
+        frame: ByteString,
+        skip_room: Option<String>,
+    },
+}
 
 impl Hub {
-    /// Queues a room event to the room's local sockets, but `except`.
-    pub fn to_room(&self, room: &str, frame: ByteString, except: Option<SocketId>) {
-        let state = self.state();
-        let Some((name, r)) = state.rooms.get_key_value(room) else {
+    /// Queues events, in order, to their local sockets: one run of frames per
+    /// socket and one job per worker for all of them. A replica's read markers
+    /// are flushed together (`CHAT_READ_FLUSH_MS`), so their receipts come from
+    /// Redis as a burst — 50 per socket per flush in chat-fanout-mixed — which
+    /// one event at a time made 50 relay jobs per worker and 50 wake-ups per
+    /// socket.
+    pub fn events(&self, events: Vec<Event>) {
+        if events.is_empty() {
             return;
-        };
-        let delivery: Arc<[Arc<Delivery>]> = [Arc::new(Delivery::event(
-            Arc::clone(name),
-            frame,
-            Kind::RoomEvent,
-        ))]
-        .into();
-        let bytes = delivery[0].frame.len();
-        let mut jobs = Jobs::default();
-        for (id, entry) in &r.members {
-            if Some(*id) != except {
-                jobs.push(entry, Arc::clone(&delivery));
+        }
+        let state = self.state();
+        let mut runs = Runs::new();
+        let mut bytes = 0;
+        for event in events {
+            match event {
+                Event::Room {
+                    room,
+                    frame,
+                    except,
+                } => {
+                    let Some((name, r)) = state.rooms.get_key_value(room.as_str()) else {
+                        continue;
+                    };
+                    bytes += frame.len();
+                    let delivery =
+                        Arc::new(Delivery::event(Arc::clone(name), frame, Kind::RoomEvent));
+                    for (id, entry) in &r.members {
+                        if Some(*id) != except {
+                            push(&mut runs, *id, entry, &delivery);
+                        }
+                    }
+                }
+                Event::User {
+                    user,
+                    frame,
+                    skip_room,
+                } => {
+                    let Some(ids) = state.by_user.get(&user) else {
+                        continue;
+                    };
+                    bytes += frame.len();
+                    let room = skip_room.as_deref().unwrap_or_default();
+                    let delivery =
+                        Arc::new(Delivery::event(Arc::from(room), frame, Kind::UserEvent));
+                    for id in ids {
+                        let Some((entry, rooms)) = state.sockets.get(id) else {
+                            continue;
+                        };
+                        if skip_room
+                            .as_deref()
+                            .is_some_and(|skip| rooms.contains(skip))
+                        {
+                            continue;
+                        }
+                        push(&mut runs, *id, entry, &delivery);
+                    }
+                }
             }
         }
         drop(state);
-        jobs.send(bytes, &self.metrics);
-    }
-
-    /// Queues a user event to the user's local sockets, but those that joined
-    /// `skip_room` (they get the same frame from the room).
-    pub fn to_user(&self, user: Uuid, room: &str, frame: ByteString, skip_room: Option<&str>) {
-        let state = self.state();
-        let Some(ids) = state.by_user.get(&user) else {
-            return;
-        };
-        let delivery: Arc<[Arc<Delivery>]> = [Arc::new(Delivery::event(
-            Arc::from(room),
-            frame,
-            Kind::UserEvent,
-        ))]
-        .into();
-        let bytes = delivery[0].frame.len();
         let mut jobs = Jobs::default();
-        for id in ids {
-            let Some((entry, rooms)) = state.sockets.get(id) else {
-                continue;
-            };
-            if skip_room.is_some_and(|skip| rooms.contains(skip)) {
-                continue;
-            }
-            jobs.push(entry, Arc::clone(&delivery));
+        for (entry, frames) in runs.into_values() {
+            jobs.push(&entry, frames.into());
         }
-        drop(state);
         jobs.send(bytes, &self.metrics);
     }
 
@@ -113,5 +150,111 @@ impl Hub {
     /// The last id released to this replica's sockets in `room`, if followed.
     pub fn last_released(&self, room: &str) -> Option<i64> {
         self.state().rooms.get(room).and_then(|r| r.seq.last())
+    }
+}
+
+/// Each socket's frames of one batch of events, in order.
+type Runs = HashMap<SocketId, (Arc<SocketEntry>, Vec<Arc<Delivery>>)>;
+
+fn push(runs: &mut Runs, id: SocketId, entry: &Arc<SocketEntry>, delivery: &Arc<Delivery>) {
+    runs.entry(id)
+        .or_insert_with(|| (Arc::clone(entry), Vec::new()))
+        .1
+        .push(Arc::clone(delivery));
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::{
+        domain::RoomName,
+        fanout::{
+            hub::HubSettings,
+            member::{Inbox, Kill, Outbox},
+            sequencer::Ordering,
+        },
+        metrics::Metrics,
+    };
+
+    fn hub() -> Hub {
+        let metrics = Metrics::register(&prometheus::Registry::new()).unwrap();
+        Hub::new(
+            metrics,
+            HubSettings {
+                ordering: Ordering {
+                    wait: Duration::from_millis(100),
+                    hold_items: 16,
+                    hold_bytes: 1 << 20,
+                },
+                max_sockets_per_user: 8,
+                relay_jobs: 16,
+            },
+        )
+    }
+
+    /// A socket with no relay: the hub queues straight into its outbox.
+    fn socket(hub: &Hub, user: Uuid) -> (SocketId, Inbox) {
+        let (outbox, inbox) = Outbox::new(64, 1 << 20);
+        let id = hub
+            .register(SocketEntry {
+                outbox,
+                kill: Arc::new(Kill::new(&CancellationToken::new())),
+                relay: None,
+                user,
+                name: Arc::from("u"),
+                sid: Uuid::new_v4(),
+                jti: Uuid::new_v4(),
+            })
+            .unwrap();
+        (id, inbox)
+    }
+
+    fn frames(inbox: &mut Inbox) -> Vec<String> {
+        std::iter::from_fn(|| inbox.try_recv())
+            .map(|d| d.frame.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_of_events_reaches_each_socket_in_order_once_each() {
+        let hub = hub();
+        let (reader, writer) = (Uuid::new_v4(), Uuid::new_v4());
+        let (a, mut in_a) = socket(&hub, reader);
+        let (b, mut in_b) = socket(&hub, writer);
+        let (_elsewhere, mut in_c) = socket(&hub, reader);
+        let room = RoomName::parse("r").unwrap();
+        let _ = hub.join(a, &room);
+        let _ = hub.join(b, &room);
+        let event = |room: &str, frame: &'static str, except| Event::Room {
+            room: room.to_owned(),
+            frame: ByteString::from_static(frame),
+            except,
+        };
+        hub.events(vec![
+            event("r", "typing from a", Some(a)),
+            Event::User {
+                user: reader,
+                frame: ByteString::from_static("read by reader"),
+                skip_room: Some("r".to_owned()),
+            },
+            event("r", "read by reader", Some(a)),
+            event("other", "nobody here", None),
+            event("r", "presence", None),
+        ]);
+        assert_eq!(frames(&mut in_a), ["presence"]);
+        assert_eq!(
+            frames(&mut in_b),
+            ["typing from a", "read by reader", "presence"]
+        );
+        assert_eq!(
+            frames(&mut in_c),
+            ["read by reader"],
+            "the reader's socket outside the room hears it from the user's channel"
+        );
     }
 }

@@ -10,6 +10,8 @@
 mod events;
 pub mod ordering;
 
+pub use events::Event;
+
 use std::{
     collections::{HashMap, HashSet},
     sync::{

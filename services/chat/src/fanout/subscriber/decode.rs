@@ -3,29 +3,21 @@
 
 use std::sync::Arc;
 
-use bytestring::ByteString;
 use deadpool_redis::redis::{self, PushInfo};
 use platform::redis::pubsub;
 
 use super::Subscriber;
 use crate::fanout::{
-    Delivery, SocketId, Topic,
+    Delivery, Topic,
+    hub::Event,
     wire::{self, Payload},
 };
 
 /// A push this subscriber acts on.
 pub(super) enum Push {
     Room(Arc<Delivery>),
-    RoomEvent {
-        room: String,
-        frame: ByteString,
-        except: Option<SocketId>,
-    },
-    UserEvent {
-        user: uuid::Uuid,
-        frame: ByteString,
-        skip_room: Option<String>,
-    },
+    /// A room's or a user's event, for the hub to hand out in a batch.
+    Event(Event),
     Revocation(Vec<u8>),
 }
 
@@ -50,11 +42,11 @@ impl Subscriber {
         }
         if let Some(user) = self.channels.user_of(&channel) {
             return match wire::decode(Arc::from(""), payload) {
-                Some(Payload::UserEvent { frame, skip_room }) => Some(Push::UserEvent {
+                Some(Payload::UserEvent { frame, skip_room }) => Some(Push::Event(Event::User {
                     user,
                     frame,
                     skip_room,
-                }),
+                })),
                 _ => {
                     tracing::warn!(%channel, "ignoring a malformed user payload");
                     None
@@ -74,13 +66,13 @@ impl Subscriber {
                     .observe(micros as f64 / 1e6);
                 Some(Push::Room(Arc::new(delivery)))
             }
-            Some(Payload::RoomEvent { frame, origin }) => Some(Push::RoomEvent {
+            Some(Payload::RoomEvent { frame, origin }) => Some(Push::Event(Event::Room {
                 room: room.to_owned(),
                 frame,
                 except: origin
                     .filter(|o| o.replica == self.replica)
                     .map(|o| o.socket),
-            }),
+            })),
             Some(Payload::UserEvent { .. }) | None => {
                 tracing::warn!(%channel, "ignoring a malformed room payload");
                 None

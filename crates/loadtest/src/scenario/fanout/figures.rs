@@ -1,0 +1,268 @@
+//! The headline figures of a chat-fanout report, from its steps: the best step
+//! (highest deliveries/s that kept up), latency at fixed rates (steady from run
+//! to run where the best step is not), CPU per delivery, and for a mixed run
+//! each variant's figures and the ratio the issue judges (mixed within 10 % of
+//! alone).
+
+use super::Variant;
+use crate::{
+    report::{Report, Step, Target},
+    series::{FIXED_RATES, cpu_per_delivery, events_per_delivery, round2},
+    targets,
+};
+
+/// Mixed deliveries/s at the best step must be at least this share of alone.
+pub const MIXED_SHARE: Target = Target::at_least(0.9);
+
+pub fn add(report: &mut Report, mixed: bool) {
+    let steps = report.steps.clone();
+    let variants: &[Option<Variant>] = if mixed {
+        &[Some(Variant::Alone), Some(Variant::Mixed)]
+    } else {
+        &[None]
+    };
+    let mut best_rates = Vec::new();
+    for variant in variants {
+        let of: Vec<&Step> = steps
+            .iter()
+            .filter(|s| s.variant.as_deref() == variant.map(Variant::name))
+            .collect();
+        let suffix = variant
+            .map(|v| format!(", {}", v.name()))
+            .unwrap_or_default();
+        best_rates.push(best(report, &of, &suffix));
+    }
+    if let [Some(alone), Some(mixed)] = best_rates[..] {
+        report.figure(
+            "mixed ÷ alone, deliveries/s at the best step",
+            if alone > 0.0 {
+                round2(mixed / alone)
+            } else {
+                0.0
+            },
+            "",
+            Some(MIXED_SHARE),
+        );
+    }
+    for rate in FIXED_RATES {
+        for variant in variants {
+            let Some(step) = steps.iter().find(|s| {
+                s.variant.as_deref() == variant.map(Variant::name)
+                    && (s.offered_per_sec - rate).abs() < rate * 0.01
+            }) else {
+                continue;
+            };
+            let at = format!(
+                "at {} deliveries/s{}",
+                crate::report::number(rate),
+                variant
+                    .map(|v| format!(", {}", v.name()))
+                    .unwrap_or_default()
+            );
+            if let Some(l) = step.latency.get("delivery") {
+                report.figure(&format!("delivery p50 {at}"), l.p50_ms, "ms", None);
+                report.figure(&format!("delivery p99 {at}"), l.p99_ms, "ms", None);
+            }
+            for (name, us) in cpu_per_delivery(step) {
+                report.figure(&format!("{name} CPU per delivery {at}"), us, "µs", None);
+            }
+            if variant == &Some(Variant::Mixed) {
+                report.figure(
+                    &format!("read and typing frames per message delivery {at}"),
+                    events_per_delivery(step),
+                    "frames",
+                    None,
+                );
+            }
+        }
+    }
+    let missing: u64 = steps.iter().map(|s| count(s, "missing")).sum();
+    let disorder: u64 = steps
+        .iter()
+        .map(|s| count(s, "id_repeats") + count(s, "id_gaps"))
+        .sum();
+    #[allow(clippy::cast_precision_loss)]
+    {
+        report.figure(
+            "missing deliveries, all steps",
+            missing as f64,
+            "deliveries",
+            None,
+        );
+        report.figure(
+            "ids repeated or skipped on a socket, all steps",
+            disorder as f64,
+            "deliveries",
+            Some(targets::NONE_MISSING),
+        );
+    }
+}
+
+/// Figures of the best step among `steps`; returns its deliveries/s (0 when
+/// none kept up), or `None` when there were no steps at all.
+fn best(report: &mut Report, steps: &[&Step], suffix: &str) -> Option<f64> {
+    let best = steps
+        .iter()
+        .filter(|s| s.kept_up)
+        .max_by(|a, b| a.achieved_per_sec.total_cmp(&b.achieved_per_sec));
+    let shown = best.or_else(|| steps.first())?;
+    let rate = if best.is_some() {
+        shown.achieved_per_sec
+    } else {
+        0.0
+    };
+    report.figure(
+        &format!("deliveries/s{suffix} (highest step with p99 < 50 ms, none missing)"),
+        rate,
+        "per s",
+        Some(targets::FANOUT_DELIVERIES_PER_SEC),
+    );
+    if let Some(l) = shown.latency.get("delivery") {
+        report.figure(
+            &format!("delivery p50 at that step{suffix}"),
+            l.p50_ms,
+            "ms",
+            None,
+        );
+        report.figure(
+            &format!("delivery p99 at that step{suffix}"),
+            l.p99_ms,
+            "ms",
+            Some(targets::FANOUT_P99_MS),
+        );
+        report.figure(
+            &format!("delivery p99.9 at that step{suffix}"),
+            l.p999_ms,
+            "ms",
+            None,
+        );
+    }
+    #[allow(clippy::cast_precision_loss)]
+    report.figure(
+        &format!("missing deliveries at that step{suffix}"),
+        count(shown, "missing") as f64,
+        "deliveries",
+        Some(targets::NONE_MISSING),
+    );
+    Some(rate)
+}
+
+fn count(step: &Step, name: &str) -> u64 {
+    step.counts.get(name).copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::hist::LatencySummary;
+
+    fn step(variant: Option<&str>, offered: f64, achieved: f64, p99: f64, kept_up: bool) -> Step {
+        Step {
+            label: "1".into(),
+            variant: variant.map(str::to_owned),
+            offered_per_sec: offered,
+            achieved_per_sec: achieved,
+            unit: "deliveries".into(),
+            latency: BTreeMap::from([(
+                "delivery".to_owned(),
+                LatencySummary {
+                    p50_ms: 2.0,
+                    p99_ms: p99,
+                    ..LatencySummary::default()
+                },
+            )]),
+            counts: BTreeMap::from([
+                ("received".to_owned(), 100_000),
+                ("read_received".to_owned(), 150_000),
+                ("typing_received".to_owned(), 50_000),
+                ("cpu_ms:chat-a".to_owned(), 600),
+                ("cpu_ms:chat-b".to_owned(), 400),
+                ("cpu_ms:loadtest".to_owned(), 900),
+            ]),
+            kept_up,
+        }
+    }
+
+    fn value(report: &Report, name: &str) -> Option<f64> {
+        report
+            .figures
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value)
+    }
+
+    #[test]
+    fn a_mixed_run_is_judged_against_its_own_alone_steps() {
+        let mut report = Report::new("chat-fanout-mixed");
+        report.steps = vec![
+            step(Some("alone"), 20_000.0, 19_990.0, 5.0, true),
+            step(Some("mixed"), 20_000.0, 19_980.0, 9.0, true),
+            step(Some("mixed"), 40_000.0, 39_900.0, 40.0, true),
+            step(Some("alone"), 40_000.0, 39_950.0, 20.0, true),
+            step(Some("alone"), 60_000.0, 59_000.0, 45.0, true),
+            step(Some("mixed"), 60_000.0, 50_000.0, 90.0, false),
+        ];
+        add(&mut report, true);
+        assert_eq!(
+            value(
+                &report,
+                "deliveries/s, alone (highest step with p99 < 50 ms, none missing)"
+            ),
+            Some(59_000.0)
+        );
+        assert_eq!(
+            value(
+                &report,
+                "deliveries/s, mixed (highest step with p99 < 50 ms, none missing)"
+            ),
+            Some(39_900.0)
+        );
+        let share = report
+            .figures
+            .iter()
+            .find(|f| f.name.starts_with("mixed ÷ alone"));
+        assert_eq!(share.map(|f| f.value), Some(0.68));
+        assert_eq!(share.and_then(crate::report::Figure::met), Some(false));
+        assert_eq!(
+            value(&report, "delivery p99 at 40,000 deliveries/s, mixed"),
+            Some(40.0)
+        );
+        assert_eq!(
+            value(
+                &report,
+                "chat CPU per delivery at 20,000 deliveries/s, alone"
+            ),
+            Some(10.0),
+            "both replicas summed"
+        );
+        assert_eq!(
+            value(
+                &report,
+                "read and typing frames per message delivery at 20,000 deliveries/s, mixed"
+            ),
+            Some(2.0)
+        );
+    }
+
+    #[test]
+    fn a_plain_run_keeps_its_figure_names() {
+        let mut report = Report::new("chat-fanout");
+        report.steps = vec![
+            step(None, 20_000.0, 19_990.0, 5.0, true),
+            step(None, 30_000.0, 29_000.0, 80.0, false),
+        ];
+        add(&mut report, false);
+        assert_eq!(
+            value(
+                &report,
+                "deliveries/s (highest step with p99 < 50 ms, none missing)"
+            ),
+            Some(19_990.0)
+        );
+        assert_eq!(value(&report, "delivery p99 at that step"), Some(5.0));
+        assert!(value(&report, "delivery p50 at 20,000 deliveries/s").is_some());
+        assert!(report.figures.iter().all(|f| !f.name.contains("÷")));
+    }
+}
