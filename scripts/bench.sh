@@ -6,7 +6,8 @@
 #   3. a fresh database and its own REDIS_KEY_PREFIX, throwaway Ed25519 keys;
 #   4. the verification service (mail to the load tool's SMTP receiver) and two
 #      chat replicas, with the per-client limits raised (they are settings);
-#   5. the scenarios: verify-send, verify-login, chat-fanout, chat-fanout-cluster
+#   5. the scenarios: verify-send, verify-login, chat-quiet (a lone message to an
+#      idle socket on the other replica: its latency), chat-fanout, chat-fanout-cluster
 #      (the same run, on two more chat replicas against a 3-master, 3-replica Redis
 #      Cluster that scripts/redis-cluster.sh starts for it and stops after it),
 #      chat-fanout-mixed (every step alone and with read markers and typing, back
@@ -15,7 +16,7 @@
 #   6. bench/results/<date>.md and .json, and the chat-fanout plot (.png).
 # Everything it started is stopped on exit; all load goes to 127.0.0.1.
 #
-# Settings (environment): BENCH_SCENARIOS (default: all seven), BENCH_STEP (seconds
+# Settings (environment): BENCH_SCENARIOS (default: all eight), BENCH_STEP (seconds
 # per load step, 5), BENCH_MAX_LOAD / BENCH_WAIT (wait up to BENCH_WAIT seconds for
 # the one-minute load average to drop below BENCH_MAX_LOAD; 1.0 / 600),
 # BENCH_PORT_BASE (18080; the cluster's nodes take BENCH_PORT_BASE+10 .. +15 and
@@ -28,7 +29,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/services.sh"
 cd "$ROOT"
 
-SCENARIOS="${BENCH_SCENARIOS:-verify-send verify-login chat-fanout chat-fanout-cluster chat-fanout-mixed chat-store chat-idle}"
+SCENARIOS="${BENCH_SCENARIOS:-verify-send verify-login chat-quiet chat-fanout chat-fanout-cluster chat-fanout-mixed chat-store chat-idle}"
 STEP="${BENCH_STEP:-5}"
 MAX_LOAD="${BENCH_MAX_LOAD:-1.0}"
 WAIT="${BENCH_WAIT:-600}"
@@ -210,7 +211,7 @@ command -v openssl >/dev/null || die "openssl is needed to make the benchmark ke
 command -v curl >/dev/null || die "curl is needed to probe readiness"
 
 BINS=(--bin verification --bin loadtest)
-CHAT_SCENARIOS=(chat-fanout chat-fanout-cluster chat-fanout-mixed chat-store chat-idle)
+CHAT_SCENARIOS=(chat-quiet chat-fanout chat-fanout-cluster chat-fanout-mixed chat-store chat-idle)
 for s in "${CHAT_SCENARIOS[@]}"; do has "$s" && { BINS+=(--bin chat); break; }; done
 if [ -z "${BENCH_BIN_DIR:-}" ]; then
   log "building release binaries"
@@ -230,7 +231,7 @@ REPORTS=()
 
 log "starting verification on 127.0.0.1:$VERIFY_PORT (mail to the load tool's SMTP receiver)"
 start_verification
-if has chat-fanout || has chat-fanout-mixed || has chat-store; then
+if has chat-quiet || has chat-fanout || has chat-fanout-mixed || has chat-store; then
   log "starting two chat replicas on 127.0.0.1:$CHAT_PORT_A and :$CHAT_PORT_B"
   start_chat "$CHAT_PORT_A" chat-a; CHAT_A_PID="$CHAT_PID"
   start_chat "$CHAT_PORT_B" chat-b; CHAT_B_PID="$CHAT_PID"
@@ -261,6 +262,8 @@ if [ -n "${BENCH_BIN_DIR:-}" ] && ! "$BIN/loadtest" chat-fanout --help | grep -q
 else
   FANOUT_LABEL=(--label redis=single)
 fi
+# A lone message to an idle socket on the other replica, before any load.
+has chat-quiet && loadtest chat-quiet chat-quiet --url "$CHAT_URLS" "${TOKENS[@]}"
 # chat-fanout and chat-fanout-cluster run back to back: they are compared.
 has chat-fanout && loadtest chat-fanout chat-fanout "${FANOUT_LABEL[@]}" \
   --url "$CHAT_URLS" --sockets 1000 --rooms 10 --duration "${STEP}s" "${FANOUT_CPU[@]}" "${TOKENS[@]}"

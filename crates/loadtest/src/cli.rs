@@ -50,6 +50,8 @@ pub enum Command {
     ChatStore(StoreArgs),
     /// Idle authenticated sockets on one replica: server memory per socket, connect rate.
     ChatIdle(IdleArgs),
+    /// A lone message to an idle socket on the other replica: its delivery latency.
+    ChatQuiet(crate::scenario::quiet::QuietArgs),
     /// Combine scenario reports into the results Markdown, JSON and plot.
     Summarize(SummarizeArgs),
 }

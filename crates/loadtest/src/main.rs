@@ -53,6 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ChatFanout(args) => scenario::fanout::run(&common, args).await?,
         Command::ChatStore(args) => scenario::store::run(&common, args).await?,
         Command::ChatIdle(args) => scenario::idle::run(&common, args).await?,
+        Command::ChatQuiet(args) => scenario::quiet::run(&common, args).await?,
     };
     emit(&common, &report)
 }

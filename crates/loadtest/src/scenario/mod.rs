@@ -2,6 +2,7 @@
 
 pub mod fanout;
 pub mod idle;
+pub mod quiet;
 pub mod store;
 pub mod verify;
 
