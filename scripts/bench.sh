@@ -252,6 +252,7 @@ has verify-login && loadtest verify-login verify-login \
 FANOUT_CPU=()
 if [ -n "${CHAT_A_PID:-}" ]; then
   FANOUT_CPU=(--cpu-pid "chat-a=$CHAT_A_PID" --cpu-pid "chat-b=$CHAT_B_PID")
+  "$BIN/loadtest" chat-fanout --help | grep -q -- --cpu-postgres-db && FANOUT_CPU+=(--cpu-postgres-db "$DB_NAME")
   [ -n "$REDIS_PID" ] && [ -e "/proc/$REDIS_PID" ] && FANOUT_CPU+=(--cpu-pid "redis=$REDIS_PID")
 fi
 if [ -n "${BENCH_BIN_DIR:-}" ] && ! "$BIN/loadtest" chat-fanout --help | grep -q -- --mixed; then
@@ -268,8 +269,14 @@ has chat-quiet && loadtest chat-quiet chat-quiet --url "$CHAT_URLS" "${TOKENS[@]
 has chat-fanout && loadtest chat-fanout chat-fanout "${FANOUT_LABEL[@]}" \
   --url "$CHAT_URLS" --sockets 1000 --rooms 10 --duration "${STEP}s" "${FANOUT_CPU[@]}" "${TOKENS[@]}"
 has chat-fanout-cluster && fanout_on_cluster
+# BENCH_MIXED_ARGS adds load-tool options to it, e.g. "--mixed-frames typing
+# --rate 10000 --max-rate 10000" to see what one kind of frame costs at one rate.
+# shellcheck disable=SC2086
+# Steps of 5,000 deliveries/s (50 messages/s in rooms of 100): the criterion is
+# 10 %, which steps of 10,000 cannot resolve at 50,000/s.
 has chat-fanout-mixed && loadtest chat-fanout-mixed chat-fanout --mixed --label redis=single \
-  --url "$CHAT_URLS" --sockets 1000 --rooms 10 --duration "${STEP}s" "${FANOUT_CPU[@]}" "${TOKENS[@]}"
+  --url "$CHAT_URLS" --sockets 1000 --rooms 10 --duration "${STEP}s" "${FANOUT_CPU[@]}" "${TOKENS[@]}" --step 50 \
+  ${BENCH_MIXED_ARGS:-}
 has chat-store && loadtest chat-store chat-store \
   --url "$CHAT_URLS" --duration "$((STEP * 2))s" --database-url "$BENCH_DATABASE_URL" "${TOKENS[@]}"
 if has chat-idle; then

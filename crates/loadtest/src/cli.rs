@@ -172,6 +172,10 @@ pub struct FanoutArgs {
     /// pids under one name are summed).
     #[arg(long = "cpu-pid", value_parser = name_pid)]
     pub cpu_pids: Vec<(String, u32)>,
+    /// Also count the CPU of the PostgreSQL backends serving this database
+    /// (the replicas' message and read-marker writes).
+    #[arg(long)]
+    pub cpu_postgres_db: Option<String>,
     #[command(flatten)]
     pub tokens: TokenArgs,
     /// Label for this run's names (default: random).

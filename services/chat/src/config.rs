@@ -99,6 +99,9 @@ pub struct Tuning {
     /// `CHAT_READ_FLUSH_MS`: read markers are coalesced per user and room this
     /// long before they are written and announced.
     pub read_flush: Duration,
+    /// `CHAT_ROOM_RECEIPTS_PER_SEC`: read receipts one replica announces per
+    /// room per second; past it a room's members take turns (`receipts.rs`).
+    pub room_receipts_per_sec: u32,
     /// `CHAT_DRAIN_SECS`: on SIGTERM, how long queued messages may take to be
     /// stored, published and echoed before every socket is closed with 1001.
     pub drain_timeout: Duration,
@@ -204,6 +207,7 @@ impl Tuning {
         presence_ttl: Duration::from_secs(30),
         presence_events_max: 200,
         read_flush: Duration::from_millis(250),
+        room_receipts_per_sec: 10,
         drain_timeout: Duration::from_secs(10),
     };
 
@@ -235,6 +239,10 @@ impl Tuning {
                 1_000_000,
             )?,
             read_flush: millis("CHAT_READ_FLUSH_MS", d.read_flush, 60_000)?,
+            room_receipts_per_sec: count_u32(
+                "CHAT_ROOM_RECEIPTS_PER_SEC",
+                d.room_receipts_per_sec,
+            )?,
             drain_timeout: secs("CHAT_DRAIN_SECS", d.drain_timeout, 3600)?,
         };
         if tuning.presence_ttl < Duration::from_secs(3) {

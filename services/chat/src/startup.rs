@@ -31,7 +31,7 @@ use crate::{
     metrics::Metrics,
     pipeline::{
         backfill::Backfill,
-        memberships::MembershipTask,
+        memberships::{MembershipTask, ReadPacing},
         writer::{QueueLimits, WriterTask},
     },
     routes::{self, AppState},
@@ -152,7 +152,10 @@ impl Application {
         let (memberships, membership_task) = MembershipTask::new(
             store.clone(),
             announce.clone(),
-            config.tuning.read_flush,
+            ReadPacing {
+                flush_every: config.tuning.read_flush,
+                room_receipts_per_sec: config.tuning.room_receipts_per_sec,
+            },
             shutdown.clone(),
         );
         let (writer, writer_task) = WriterTask::new(
@@ -179,6 +182,7 @@ impl Application {
         let writer_handle = tokio::spawn(writer_task.run());
         let publisher_handle = tokio::spawn(publisher.run());
         let announcers = vec![
+            tokio::spawn(Arc::clone(&hub).run_lingering(shutdown.clone())),
             tokio::spawn(presence_task.run()),
             tokio::spawn(membership_task.run()),
         ];

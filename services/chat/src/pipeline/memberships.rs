@@ -2,7 +2,8 @@
 //! written as they come (in batches); read markers are coalesced per user and
 //! room for `CHAT_READ_FLUSH_MS`, so a client that marks every message read
 //! costs one write and one receipt per interval, not one per message. A moved
-//! marker is announced to the room and to the user's other sockets.
+//! marker is announced to the user's other sockets at once, and to the room
+//! at the room's pace (`receipts.rs`).
 //!
 //! Each marker waits its own interval, from its first change, and the task
 //! writes what is due every fifth of one ([`SLICES`]): with one window for
@@ -16,6 +17,7 @@ use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::receipts::{Receipt, Receipts};
 use crate::{
     domain::ServerFrame,
     fanout::{SocketId, announce::Announcer},
@@ -101,13 +103,23 @@ pub struct MembershipTask {
     flush_every: Duration,
     shutdown: CancellationToken,
     marks: Marks,
+    receipts: Receipts,
+}
+
+/// How a replica coalesces read markers and paces their receipts.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadPacing {
+    /// `CHAT_READ_FLUSH_MS`.
+    pub flush_every: Duration,
+    /// `CHAT_ROOM_RECEIPTS_PER_SEC`.
+    pub room_receipts_per_sec: u32,
 }
 
 impl MembershipTask {
     pub fn new(
         store: Store,
         announce: Announcer,
-        flush_every: Duration,
+        pacing: ReadPacing,
         shutdown: CancellationToken,
     ) -> (Memberships, Self) {
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -115,9 +127,10 @@ impl MembershipTask {
             rx,
             store,
             announce,
-            flush_every,
+            flush_every: pacing.flush_every,
             shutdown,
             marks: HashMap::new(),
+            receipts: Receipts::new(pacing.room_receipts_per_sec),
         };
         (Memberships { tx }, task)
     }
@@ -125,7 +138,7 @@ impl MembershipTask {
     pub async fn run(mut self) {
         let mut batch = Vec::new();
         let mut due: Option<Instant> = None;
-        let tick = self.flush_every / SLICES;
+        let tick = (self.flush_every / SLICES).min(self.receipts.tick());
         loop {
             let wake = due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
@@ -139,15 +152,31 @@ impl MembershipTask {
                     due = None;
                     let marks = take_due(&mut self.marks, Instant::now(), self.flush_every);
                     self.flush(marks).await;
+                    let receipts = self.receipts.take_due(Instant::now());
+                    self.announce_to_rooms(receipts);
                 }
                 () = self.shutdown.cancelled() => break,
             }
-            if due.is_none() && !self.marks.is_empty() {
+            if due.is_none() && !(self.marks.is_empty() && self.receipts.is_empty()) {
                 due = Some(Instant::now() + tick);
             }
         }
         let marks = std::mem::take(&mut self.marks);
         self.flush(marks).await;
+        let receipts = self.receipts.take_all();
+        self.announce_to_rooms(receipts);
+    }
+
+    fn announce_to_rooms(&self, receipts: Vec<Receipt>) {
+        for receipt in receipts {
+            let frame = ServerFrame::Read {
+                room: &receipt.room,
+                user_id: receipt.user,
+                id: receipt.id,
+            };
+            self.announce
+                .to_room(&receipt.room, &frame, Some(receipt.from));
+        }
     }
 
     /// Joins and forgets in the order they came, consecutive joins together.
@@ -198,7 +227,7 @@ impl MembershipTask {
         joins.clear();
     }
 
-    async fn flush(&self, marks: Marks) {
+    async fn flush(&mut self, marks: Marks) {
         if marks.is_empty() {
             return;
         }
@@ -208,15 +237,24 @@ impl MembershipTask {
             .collect();
         match self.store.mark_read(&rows).await {
             Ok(moved) => {
+                let now = Instant::now();
                 for (user, room, id) in moved {
-                    let from = marks.get(&(user, room.clone())).map(|mark| mark.from);
+                    let Some(from) = marks.get(&(user, room.clone())).map(|mark| mark.from) else {
+                        continue;
+                    };
                     let frame = ServerFrame::Read {
                         room: &room,
                         user_id: user,
                         id,
                     };
-                    self.announce.to_room(&room, &frame, from);
                     self.announce.to_user(user, &frame, Some(&room));
+                    let receipt = Receipt {
+                        room,
+                        user,
+                        id,
+                        from,
+                    };
+                    self.receipts.push(receipt, now);
                 }
             }
             Err(e) => tracing::warn!(error = %e, count = rows.len(), "writing read markers failed"),

@@ -7,8 +7,10 @@
 //!   released locally (the echo does not wait for Redis) and queued to publish.
 //! - [`backfill`]: the reads the hub asks for — a room's baseline before it goes
 //!   live, a gap's missing ids, and sweeps of every room's last id.
-//! - [`memberships`]: who joined which room, and read markers, coalesced.
+//! - [`memberships`]: who joined which room, and read markers, coalesced;
+//!   [`receipts`] paces their announcements per room.
 
 pub mod backfill;
 pub mod memberships;
+pub mod receipts;
 pub mod writer;

@@ -156,6 +156,66 @@ async fn receipts_reach_the_room_and_the_readers_other_sockets_on_every_replica(
     app.teardown().await;
 }
 
+/// A replica announces a room's receipts at its pace
+/// (`CHAT_ROOM_RECEIPTS_PER_SEC`); in a crowd that reads along the members take
+/// turns, and none is lost: every member's newest marker reaches the sockets
+/// of the other replica, each member's receipts only ever moving forward.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crowds_receipts_take_turns_and_every_members_newest_marker_arrives() {
+    let app = spawn_cluster(2, |c| {
+        quick(c);
+        c.tuning.room_receipts_per_sec = 3;
+    })
+    .await;
+    let watcher = User::new("watcher");
+    let mut w = app.connect(1, "/ws/chat/crowd/", &watcher).await;
+    let mut readers = Vec::new();
+    for i in 0..12 {
+        let user = User::new(&format!("reader{i}"));
+        let socket = app.connect(0, "/ws/chat/crowd/", &user).await;
+        readers.push((user, socket));
+    }
+    w.say("one").await;
+    w.say("two").await;
+    let ids = w.message_ids(2).await;
+    for (_, socket) in &mut readers {
+        assert_eq!(socket.message_ids(2).await, ids);
+        for id in &ids {
+            socket
+                .send_json(json!({"type": "read", "room": "crowd", "id": id}))
+                .await;
+        }
+    }
+    let mut newest: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while newest.values().filter(|&&id| id == ids[1]).count() < readers.len() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(receipt) = w.next_event_within("read", left, |_| true).await else {
+            panic!(
+                "receipts missing: {} of 12 members arrived: {newest:?}",
+                newest.len()
+            );
+        };
+        let user = receipt["user_id"].as_str().unwrap().to_owned();
+        let id = receipt["id"].as_i64().unwrap();
+        let before = newest.insert(user, id);
+        assert!(
+            before.is_none_or(|b| b < id),
+            "a member's receipt never repeats or moves back: {before:?} then {id}"
+        );
+    }
+    let members: std::collections::HashSet<String> =
+        readers.iter().map(|(u, _)| u.id.to_string()).collect();
+    assert_eq!(
+        newest
+            .keys()
+            .cloned()
+            .collect::<std::collections::HashSet<_>>(),
+        members
+    );
+    app.teardown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn typing_reaches_the_other_replica_once_a_second_and_never_the_typist() {
     let app = spawn_cluster(2, quick).await;

@@ -17,7 +17,8 @@ use tokio::time::Instant;
 /// `READ_RECEIPT_INTERVAL_MS`) waits between the read receipts of a room it
 /// shows. It is twice the chat service's own coalescing (`CHAT_READ_FLUSH_MS`,
 /// 250 ms), so in a busy room every marker a client sends moves the user's
-/// marker and makes one receipt to every member: the most this rate can cost.
+/// marker and is written: the most this rate can cost (the receipts the
+/// service announces for them are paced per room, `CHAT_ROOM_RECEIPTS_PER_SEC`).
 pub const READ_EVERY: Duration = Duration::from_millis(500);
 
 /// The contract's own limit (one a second per socket); a client that typed

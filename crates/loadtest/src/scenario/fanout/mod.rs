@@ -229,7 +229,7 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
 
     let mut cpu = CpuWatch {
         pids: args.cpu_pids.clone(),
-        postgres_db: None,
+        postgres_db: args.cpu_postgres_db.clone(),
     };
     cpu.pids.push(("loadtest".to_owned(), std::process::id()));
     let plan = step::Plan {

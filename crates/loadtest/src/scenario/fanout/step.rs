@@ -16,11 +16,13 @@ use crate::{
     scenario::Ramp,
 };
 
-/// After a mixed step's last delivery, how long its read receipts may still
-/// come: the chat service writes coalesced markers every 250 ms
-/// (`CHAT_READ_FLUSH_MS`), then publishes them; 600 ms covers a flush and a
-/// publish with room to spare, so they are counted in their own step.
-const RECEIPTS_SETTLE: Duration = Duration::from_millis(600);
+/// After a mixed step's last delivery its read receipts still come: the chat
+/// service paces each room's receipts (`CHAT_ROOM_RECEIPTS_PER_SEC`), so in a
+/// crowd the last markers wait their turn for seconds. The step waits until
+/// none has come for [`RECEIPTS_QUIET`] (at most [`RECEIPTS_SETTLE_MAX`]), so
+/// that they do not land in, and cost CPU in, the next step.
+const RECEIPTS_QUIET: Duration = Duration::from_secs(1);
+const RECEIPTS_SETTLE_MAX: Duration = Duration::from_secs(20);
 
 /// What every step shares.
 pub struct Plan {
@@ -90,7 +92,7 @@ pub async fn run(
     let cpu_used = cpu::used(&cpu_before, &plan.cpu.sample());
     if mixed {
         state.chatter.store(false, Ordering::Relaxed);
-        tokio::time::sleep(RECEIPTS_SETTLE).await;
+        settle_receipts(&step.reads_received).await;
     }
     let mut stats = step.stats.take();
     let received = step.received.load(Ordering::Relaxed);
@@ -170,5 +172,20 @@ pub async fn run(
             && queue_full == 0
             && closed == 0,
         counts: stats.counts,
+    }
+}
+
+/// Waits until no receipt has come for [`RECEIPTS_QUIET`].
+async fn settle_receipts(received: &std::sync::atomic::AtomicU64) {
+    let start = Instant::now();
+    let mut last = received.load(Ordering::Relaxed);
+    let mut quiet_since = Instant::now();
+    while start.elapsed() < RECEIPTS_SETTLE_MAX && quiet_since.elapsed() < RECEIPTS_QUIET {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = received.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
     }
 }

@@ -5,13 +5,17 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::Arc,
+    sync::{Arc, MutexGuard},
 };
 
 use bytestring::ByteString;
+use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::Hub;
+use super::{
+    Hub, State,
+    linger::{self, RoomEvent},
+};
 use crate::fanout::{Delivery, Kind, SocketId, member::SocketEntry, relay::Jobs};
 
 /// An event for the hub to hand to local sockets.
@@ -33,19 +37,19 @@ pub enum Event {
 }
 
 impl Hub {
-    /// Queues events, in order, to their local sockets: one run of frames per
-    /// socket and one job per worker for all of them. A replica's read markers
-    /// are flushed together (`CHAT_READ_FLUSH_MS`), so their receipts come from
-    /// Redis as a burst — 50 per socket per flush in chat-fanout-mixed — which
-    /// one event at a time made 50 relay jobs per worker and 50 wake-ups per
-    /// socket.
+    /// Takes events to hand to local sockets. Room events wait for the room's
+    /// next release (`linger.rs`); what none picks up, and users' events, go
+    /// out together when due. A replica's read markers are flushed together
+    /// (`CHAT_READ_FLUSH_MS`), so their receipts come from Redis as a burst —
+    /// 50 per socket per flush in chat-fanout-mixed — which one event at a
+    /// time made 50 relay jobs per worker and 50 wake-ups per socket.
     pub fn events(&self, events: Vec<Event>) {
         if events.is_empty() {
             return;
         }
-        let state = self.state();
-        let mut runs = Runs::new();
-        let mut bytes = 0;
+        let now = Instant::now();
+        let mut state = self.state();
+        let mut started = false;
         for event in events {
             match event {
                 Event::Room {
@@ -53,46 +57,86 @@ impl Hub {
                     frame,
                     except,
                 } => {
-                    let Some((name, r)) = state.rooms.get_key_value(room.as_str()) else {
+                    let Some(name) = state
+                        .rooms
+                        .get_key_value(room.as_str())
+                        .map(|(n, _)| Arc::clone(n))
+                    else {
                         continue;
                     };
-                    bytes += frame.len();
                     let delivery =
-                        Arc::new(Delivery::event(Arc::clone(name), frame, Kind::RoomEvent));
-                    for (id, entry) in &r.members {
-                        if Some(*id) != except {
-                            push(&mut runs, *id, entry, &delivery);
-                        }
-                    }
+                        Arc::new(Delivery::event(Arc::clone(&name), frame, Kind::RoomEvent));
+                    started |= state.lingering.park_room(&name, (delivery, except), now);
                 }
-                Event::User {
-                    user,
-                    frame,
-                    skip_room,
-                } => {
-                    let Some(ids) = state.by_user.get(&user) else {
-                        continue;
-                    };
-                    bytes += frame.len();
-                    let room = skip_room.as_deref().unwrap_or_default();
-                    let delivery =
-                        Arc::new(Delivery::event(Arc::from(room), frame, Kind::UserEvent));
-                    for id in ids {
-                        let Some((entry, rooms)) = state.sockets.get(id) else {
-                            continue;
-                        };
-                        if skip_room
-                            .as_deref()
-                            .is_some_and(|skip| rooms.contains(skip))
-                        {
-                            continue;
-                        }
-                        push(&mut runs, *id, entry, &delivery);
-                    }
+                Event::User { .. } => {
+                    let bytes = event.frame_len();
+                    started |= state.lingering.park_user(event, bytes, now);
                 }
             }
         }
+        if state.lingering.is_full() {
+            let (rooms, users) = state.lingering.take_all();
+            return self.deliver(state, rooms, users);
+        }
         drop(state);
+        if started {
+            self.linger.notify_one();
+        }
+    }
+
+    /// Queues events, in order, to their local sockets: one run of frames per
+    /// socket and one job per worker for all of them. Consumes the state lock.
+    pub(super) fn deliver(
+        &self,
+        state: MutexGuard<'_, State>,
+        rooms: HashMap<Arc<str>, Vec<RoomEvent>>,
+        users: Vec<Event>,
+    ) {
+        let mut runs = Runs::new();
+        let mut bytes = 0;
+        for (room, events) in rooms {
+            let Some(r) = state.rooms.get(&room) else {
+                continue;
+            };
+            bytes += events.iter().map(|(d, _)| d.frame.len()).sum::<usize>();
+            for (id, entry) in &r.members {
+                for delivery in linger::for_socket(&events, *id) {
+                    push(&mut runs, *id, entry, delivery);
+                }
+            }
+        }
+        for event in users {
+            let Event::User {
+                user,
+                frame,
+                skip_room,
+            } = event
+            else {
+                continue;
+            };
+            let Some(ids) = state.by_user.get(&user) else {
+                continue;
+            };
+            bytes += frame.len();
+            let room = skip_room.as_deref().unwrap_or_default();
+            let delivery = Arc::new(Delivery::event(Arc::from(room), frame, Kind::UserEvent));
+            for id in ids {
+                let Some((entry, rooms)) = state.sockets.get(id) else {
+                    continue;
+                };
+                if skip_room
+                    .as_deref()
+                    .is_some_and(|skip| rooms.contains(skip))
+                {
+                    continue;
+                }
+                push(&mut runs, *id, entry, Arc::clone(&delivery));
+            }
+        }
+        drop(state);
+        if runs.is_empty() {
+            return;
+        }
         let mut jobs = Jobs::default();
         for (entry, frames) in runs.into_values() {
             jobs.push(&entry, frames.into());
@@ -153,14 +197,22 @@ impl Hub {
     }
 }
 
+impl Event {
+    fn frame_len(&self) -> usize {
+        match self {
+            Self::Room { frame, .. } | Self::User { frame, .. } => frame.len(),
+        }
+    }
+}
+
 /// Each socket's frames of one batch of events, in order.
 type Runs = HashMap<SocketId, (Arc<SocketEntry>, Vec<Arc<Delivery>>)>;
 
-fn push(runs: &mut Runs, id: SocketId, entry: &Arc<SocketEntry>, delivery: &Arc<Delivery>) {
+fn push(runs: &mut Runs, id: SocketId, entry: &Arc<SocketEntry>, delivery: Arc<Delivery>) {
     runs.entry(id)
         .or_insert_with(|| (Arc::clone(entry), Vec::new()))
         .1
-        .push(Arc::clone(delivery));
+        .push(delivery);
 }
 
 #[cfg(test)]
@@ -246,6 +298,7 @@ mod tests {
             event("other", "nobody here", None),
             event("r", "presence", None),
         ]);
+        hub.flush_lingering(Instant::now() + super::linger::LINGER);
         assert_eq!(frames(&mut in_a), ["presence"]);
         assert_eq!(
             frames(&mut in_b),
@@ -256,5 +309,54 @@ mod tests {
             ["read by reader"],
             "the reader's socket outside the room hears it from the user's channel"
         );
+    }
+
+    #[test]
+    fn room_events_ride_in_front_of_the_rooms_next_message_and_the_rest_go_when_due() {
+        let hub = hub();
+        let (a, mut in_a) = socket(&hub, Uuid::new_v4());
+        let (b, mut in_b) = socket(&hub, Uuid::new_v4());
+        let room = RoomName::parse("r").unwrap();
+        let _ = hub.join(a, &room);
+        let _ = hub.join(b, &room);
+        hub.subscribed(&[room.shared()]);
+        let work = hub.take_work(std::time::Instant::now());
+        let starts: Vec<_> = work
+            .starts
+            .iter()
+            .map(|(r, e)| (Arc::clone(r), *e, 0))
+            .collect();
+        hub.started(&starts);
+
+        hub.events(vec![Event::Room {
+            room: "r".to_owned(),
+            frame: ByteString::from_static("typing from a"),
+            except: Some(a),
+        }]);
+        assert!(frames(&mut in_b).is_empty(), "it waits for a message");
+        let message = Delivery {
+            room: room.shared(),
+            id: 1,
+            frame: ByteString::from_static("message 1"),
+            kind: Kind::Message,
+        };
+        hub.offer(&[Arc::new(message)]);
+        assert_eq!(frames(&mut in_b), ["typing from a", "message 1"], "one run");
+        assert_eq!(frames(&mut in_a), ["message 1"], "never back to its sender");
+
+        hub.events(vec![Event::Room {
+            room: "r".to_owned(),
+            frame: ByteString::from_static("read by b"),
+            except: Some(b),
+        }]);
+        hub.flush_lingering(Instant::now());
+        assert!(frames(&mut in_a).is_empty(), "not due yet");
+        hub.flush_lingering(Instant::now() + super::linger::LINGER);
+        assert_eq!(
+            frames(&mut in_a),
+            ["read by b"],
+            "no message came: alone, when due"
+        );
+        assert!(frames(&mut in_b).is_empty());
     }
 }

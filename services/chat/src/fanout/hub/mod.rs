@@ -8,6 +8,7 @@
 //! releasing, and the work it hands to the subscriber and the backfill task.
 
 mod events;
+pub mod linger;
 pub mod ordering;
 
 pub use events::Event;
@@ -75,6 +76,8 @@ struct State {
     gapped: HashSet<Arc<str>>,
     sweep_requested: bool,
     next_epoch: u64,
+    /// Events waiting for their room's next release (`linger.rs`).
+    lingering: linger::Lingering,
 }
 
 pub struct Hub {
@@ -85,6 +88,8 @@ pub struct Hub {
     subscriptions: Notify,
     work: Notify,
     presence: Notify,
+    /// The first event started to wait.
+    linger: Notify,
     metrics: Metrics,
     rules: Ordering,
     max_sockets_per_user: usize,
@@ -109,6 +114,7 @@ impl Hub {
             subscriptions: Notify::new(),
             work: Notify::new(),
             presence: Notify::new(),
+            linger: Notify::new(),
             metrics,
             rules: settings.ordering,
             max_sockets_per_user: settings.max_sockets_per_user,

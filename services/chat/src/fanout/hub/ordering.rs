@@ -8,7 +8,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Hub, State, forget_room};
+use super::{
+    Hub, State, forget_room,
+    linger::{self, RoomEvent},
+};
 use crate::fanout::{
     Delivery, Topic,
     member::{KillReason, SocketId},
@@ -76,26 +79,43 @@ impl Hub {
 
     /// Queues released frames to the rooms' members, socket by socket: each
     /// socket gets all of its frames back to back, so its task wakes once and
-    /// hands them to actix together (one syscall for many frames). Consumes the
-    /// state lock; the release lock is still held by the caller.
+    /// hands them to actix together (one syscall for many frames). The events
+    /// waiting for a released room ride in front of its messages
+    /// (`linger.rs`). Consumes the state lock; the release lock is still held
+    /// by the caller.
     fn hand_over(
         &self,
-        state: std::sync::MutexGuard<'_, State>,
+        mut state: std::sync::MutexGuard<'_, State>,
         released: &[(Arc<str>, Vec<Arc<Delivery>>)],
     ) {
         let mut jobs = Jobs::default();
         let mut bytes = 0;
+        let waiting: Vec<Vec<RoomEvent>> = released
+            .iter()
+            .map(|(room, run)| {
+                if run.is_empty() {
+                    Vec::new()
+                } else {
+                    state.lingering.take_room(room)
+                }
+            })
+            .collect();
         // Sockets in several of the released rooms, served once with a merged run.
         let mut merged: HashSet<SocketId> = HashSet::new();
-        for (room, run) in released {
+        for ((room, run), events) in released.iter().zip(&waiting) {
             if run.is_empty() {
                 continue;
             }
             bytes += run.iter().map(|d| d.frame.len()).sum::<usize>();
+            bytes += events.iter().map(|(d, _)| d.frame.len()).sum::<usize>();
             let Some(members) = state.rooms.get(room) else {
                 continue;
             };
-            let shared: Arc<[Arc<Delivery>]> = run.clone().into();
+            let shared: Arc<[Arc<Delivery>]> = events
+                .iter()
+                .map(|(d, _)| Arc::clone(d))
+                .chain(run.iter().cloned())
+                .collect();
             for (id, entry) in &members.members {
                 let joined = state.sockets.get(id).map(|(_, rooms)| rooms);
                 match joined {
@@ -103,11 +123,21 @@ impl Hub {
                         if merged.insert(*id) {
                             let all: Vec<Arc<Delivery>> = released
                                 .iter()
-                                .filter(|(r, _)| rooms.contains(r))
-                                .flat_map(|(_, run)| run.iter().cloned())
+                                .zip(&waiting)
+                                .filter(|((r, _), _)| rooms.contains(r))
+                                .flat_map(|((_, run), events)| {
+                                    linger::for_socket(events, *id).chain(run.iter().cloned())
+                                })
                                 .collect();
                             jobs.push(entry, all.into());
                         }
+                    }
+                    // The sender of an event: the run without it.
+                    _ if events.iter().any(|(_, except)| *except == Some(*id)) => {
+                        let own: Vec<Arc<Delivery>> = linger::for_socket(events, *id)
+                            .chain(run.iter().cloned())
+                            .collect();
+                        jobs.push(entry, own.into());
                     }
                     _ => jobs.push(entry, Arc::clone(&shared)),
                 }
