@@ -10,6 +10,7 @@ use std::{
 
 use bytestring::ByteString;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
@@ -86,7 +87,7 @@ impl Hub {
 
     /// Queues events, in order, to their local sockets: one run of frames per
     /// socket and one job per worker for all of them. Consumes the state lock.
-    pub(super) fn deliver(
+    fn deliver(
         &self,
         state: MutexGuard<'_, State>,
         rooms: HashMap<Arc<str>, Vec<RoomEvent>>,
@@ -142,6 +143,31 @@ impl Hub {
             jobs.push(&entry, frames.into());
         }
         jobs.send(bytes, &self.metrics);
+    }
+
+    /// Hands over what no release picked up once it is due; everything at shutdown.
+    pub async fn run_lingering(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            let due = self.state().lingering.due();
+            tokio::select! {
+                () = self.linger.notified() => {}
+                () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                    self.flush_lingering(Instant::now());
+                }
+                () = shutdown.cancelled() => break,
+            }
+        }
+        self.flush_lingering(Instant::now() + linger::LINGER);
+    }
+
+    /// Hands over everything waiting if it is due at `now`.
+    fn flush_lingering(&self, now: Instant) {
+        let mut state = self.state();
+        if state.lingering.due().is_none_or(|due| due > now) {
+            return;
+        }
+        let (rooms, users) = state.lingering.take_all();
+        self.deliver(state, rooms, users);
     }
 
     /// The users with local sockets in each room, with their display names:
@@ -219,8 +245,6 @@ fn push(runs: &mut Runs, id: SocketId, entry: &Arc<SocketEntry>, delivery: Arc<D
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::time::Duration;
-
-    use tokio_util::sync::CancellationToken;
 
     use super::*;
     use crate::{

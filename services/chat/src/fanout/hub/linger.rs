@@ -11,14 +11,12 @@
 //! its sender's message (the message waits for its commit), and receipts come
 //! while messages flow: both now reach each socket in the same run as the
 //! room's next release. What no release picks up goes out when [`LINGER`]
-//! has passed, all rooms' events in one hand-over.
+//! has passed, all rooms' events in one hand-over (`events.rs`).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
-use super::{Event, Hub};
 use crate::fanout::{Delivery, SocketId};
 
 /// How long an event waits for its room's next release.
@@ -33,17 +31,29 @@ const MAX_BYTES: usize = 8 << 20;
 /// A room's event and the socket that must not get it (its sender).
 pub type RoomEvent = (Arc<Delivery>, Option<SocketId>);
 
-/// The events waiting, per room, and the users' events.
-#[derive(Debug, Default)]
-pub struct Lingering {
+/// The events waiting, per room, and the users' events (`U`).
+#[derive(Debug)]
+pub struct Lingering<U> {
     rooms: HashMap<Arc<str>, Vec<RoomEvent>>,
-    users: Vec<Event>,
+    users: Vec<U>,
     frames: usize,
     bytes: usize,
     due: Option<Instant>,
 }
 
-impl Lingering {
+impl<U> Default for Lingering<U> {
+    fn default() -> Self {
+        Self {
+            rooms: HashMap::new(),
+            users: Vec::new(),
+            frames: 0,
+            bytes: 0,
+            due: None,
+        }
+    }
+}
+
+impl<U> Lingering<U> {
     /// True when this made the first event wait (the timer must be set).
     pub fn park_room(&mut self, room: &Arc<str>, event: RoomEvent, now: Instant) -> bool {
         self.count(event.0.frame.len());
@@ -51,7 +61,7 @@ impl Lingering {
         self.start(now)
     }
 
-    pub fn park_user(&mut self, event: Event, bytes: usize, now: Instant) -> bool {
+    pub fn park_user(&mut self, event: U, bytes: usize, now: Instant) -> bool {
         self.count(bytes);
         self.users.push(event);
         self.start(now)
@@ -92,40 +102,13 @@ impl Lingering {
     }
 
     /// Everything waiting.
-    pub fn take_all(&mut self) -> (HashMap<Arc<str>, Vec<RoomEvent>>, Vec<Event>) {
+    pub fn take_all(&mut self) -> (HashMap<Arc<str>, Vec<RoomEvent>>, Vec<U>) {
         let taken = (
             std::mem::take(&mut self.rooms),
             std::mem::take(&mut self.users),
         );
         *self = Self::default();
         taken
-    }
-}
-
-impl Hub {
-    /// Hands over what no release picked up once it is due; everything at shutdown.
-    pub async fn run_lingering(self: Arc<Self>, shutdown: CancellationToken) {
-        loop {
-            let due = self.state().lingering.due();
-            tokio::select! {
-                () = self.linger.notified() => {}
-                () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
-                    self.flush_lingering(Instant::now());
-                }
-                () = shutdown.cancelled() => break,
-            }
-        }
-        self.flush_lingering(Instant::now() + LINGER);
-    }
-
-    /// Hands over everything waiting if it is due at `now`.
-    pub(super) fn flush_lingering(&self, now: Instant) {
-        let mut state = self.state();
-        if state.lingering.due().is_none_or(|due| due > now) {
-            return;
-        }
-        let (rooms, users) = state.lingering.take_all();
-        self.deliver(state, rooms, users);
     }
 }
 
@@ -155,7 +138,7 @@ mod tests {
 
     #[test]
     fn the_first_event_sets_the_deadline_and_a_release_takes_its_rooms_events() {
-        let mut lingering = Lingering::default();
+        let mut lingering = Lingering::<()>::default();
         let now = Instant::now();
         let room: Arc<str> = Arc::from("r");
         assert!(lingering.park_room(&room, event("a", Some(1)), now));
@@ -172,7 +155,7 @@ mod tests {
 
     #[test]
     fn too_many_frames_fill_it() {
-        let mut lingering = Lingering::default();
+        let mut lingering = Lingering::<()>::default();
         let now = Instant::now();
         let room: Arc<str> = Arc::from("r");
         for _ in 0..MAX_FRAMES - 1 {

@@ -77,7 +77,7 @@ struct State {
     sweep_requested: bool,
     next_epoch: u64,
     /// Events waiting for their room's next release (`linger.rs`).
-    lingering: linger::Lingering,
+    lingering: linger::Lingering<Event>,
 }
 
 pub struct Hub {
