@@ -96,8 +96,13 @@ enum Pushed {
     Unsubscribed(Vec<Topic>),
 }
 
-/// What a turn has decoded and not yet handed to the hub: messages or events,
-/// never both (one run is handed over before the other kind starts).
+/// What a turn has decoded and not yet handed to the hub. Events wait in the
+/// hub for their room's next release (`hub/linger.rs`), so a turn's events are
+/// parked before its messages are offered and ride in front of them: split at
+/// every change of kind, as when events were handed over at once, a room
+/// whose messages each came after a `typing` was offered one message at a
+/// time, a run and a wake per socket per message (typing mixed in at 40,000
+/// deliveries/s: p99 6.7 → 37.4 ms).
 #[derive(Default)]
 struct Pending {
     messages: Vec<Arc<Delivery>>,
@@ -105,21 +110,13 @@ struct Pending {
 }
 
 impl Pending {
-    fn flush_messages(&mut self, hub: &Hub) {
-        if !self.messages.is_empty() {
-            hub.offer(&std::mem::take(&mut self.messages));
-        }
-    }
-
-    fn flush_events(&mut self, hub: &Hub) {
+    fn flush(&mut self, hub: &Hub) {
         if !self.events.is_empty() {
             hub.events(std::mem::take(&mut self.events));
         }
-    }
-
-    fn flush(&mut self, hub: &Hub) {
-        self.flush_messages(hub);
-        self.flush_events(hub);
+        if !self.messages.is_empty() {
+            hub.offer(&std::mem::take(&mut self.messages));
+        }
     }
 }
 
@@ -298,10 +295,9 @@ impl Subscriber {
     }
 
     /// Handles `first` and every push already waiting behind it, offering the
-    /// room messages among them to the hub as one batch and the events among
-    /// them as another. Pushes keep their order: a run of messages is offered
-    /// before the event after it, a run of events before the message after
-    /// it, and both before a revocation.
+    /// room messages among them to the hub as one batch, with the events among
+    /// them parked just before (events are outside the message order); both
+    /// are handed over before a revocation.
     fn on_pushes(&self, first: PushInfo, pushes: &mut Pushes) -> Pushed {
         let mut pending = Pending::default();
         let mut unsubscribed = Vec::new();
@@ -316,14 +312,8 @@ impl Subscriber {
                 unsubscribed.extend(self.topic_of(&channel));
             }
             match self.decode(push) {
-                Some(Push::Room(delivery)) => {
-                    pending.flush_events(&self.hub);
-                    pending.messages.push(delivery);
-                }
-                Some(Push::Event(event)) => {
-                    pending.flush_messages(&self.hub);
-                    pending.events.push(event);
-                }
+                Some(Push::Room(delivery)) => pending.messages.push(delivery),
+                Some(Push::Event(event)) => pending.events.push(event),
                 Some(Push::Revocation(payload)) => {
                     pending.flush(&self.hub);
                     self.on_revocation(&payload);
