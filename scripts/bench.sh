@@ -270,7 +270,8 @@ has chat-fanout && loadtest chat-fanout chat-fanout "${FANOUT_LABEL[@]}" \
   --url "$CHAT_URLS" --sockets 1000 --rooms 10 --duration "${STEP}s" "${FANOUT_CPU[@]}" "${TOKENS[@]}"
 has chat-fanout-cluster && fanout_on_cluster
 # BENCH_MIXED_ARGS adds load-tool options to it, e.g. "--mixed-frames typing
-# --rate 10000 --max-rate 10000" to see what one kind of frame costs at one rate.
+# --rate 100 --max-rate 100" (messages/s: 10,000 deliveries/s in rooms of 100) to
+# see what one kind of frame costs at one rate; not --step, which the run sets.
 # shellcheck disable=SC2086
 # Steps of 5,000 deliveries/s (50 messages/s in rooms of 100): the criterion is
 # 10 %, which steps of 10,000 cannot resolve at 50,000/s.

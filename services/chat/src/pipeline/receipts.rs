@@ -46,6 +46,20 @@ struct Room {
     waiting: HashMap<Uuid, (i64, SocketId)>,
 }
 
+impl Room {
+    /// The member whose turn it is, with their newest marker.
+    fn next(&mut self, name: &str) -> Option<Receipt> {
+        let user = self.order.pop_front()?;
+        let (id, from) = self.waiting.remove(&user)?;
+        Some(Receipt {
+            room: name.to_owned(),
+            user,
+            id,
+            from,
+        })
+    }
+}
+
 #[derive(Debug)]
 pub struct Receipts {
     per_sec: f64,
@@ -103,18 +117,11 @@ impl Receipts {
             room.tokens = (room.tokens + elapsed.as_secs_f64() * per_sec).min(per_sec);
             room.refilled = now;
             while room.tokens >= 1.0 {
-                let Some(user) = room.order.pop_front() else {
+                let Some(receipt) = room.next(name) else {
                     break;
                 };
-                if let Some((id, from)) = room.waiting.remove(&user) {
-                    room.tokens -= 1.0;
-                    due.push(Receipt {
-                        room: name.clone(),
-                        user,
-                        id,
-                        from,
-                    });
-                }
+                room.tokens -= 1.0;
+                due.push(receipt);
             }
             // A room is forgotten once it has nothing waiting and a full
             // bucket: forgotten earlier, it would start again with a full one.
@@ -130,16 +137,7 @@ impl Receipts {
         self.waiting = 0;
         let mut all = Vec::new();
         for (name, mut room) in rooms {
-            for user in room.order {
-                if let Some((id, from)) = room.waiting.remove(&user) {
-                    all.push(Receipt {
-                        room: name.clone(),
-                        user,
-                        id,
-                        from,
-                    });
-                }
-            }
+            all.extend(std::iter::from_fn(|| room.next(&name)));
         }
         all
     }

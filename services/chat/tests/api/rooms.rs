@@ -188,6 +188,7 @@ async fn a_crowds_receipts_take_turns_and_every_members_newest_marker_arrives() 
     }
     let mut newest: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut first = None;
     while newest.values().filter(|&&id| id == ids[1]).count() < readers.len() {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let Some(receipt) = w.next_event_within("read", left, |_| true).await else {
@@ -196,6 +197,7 @@ async fn a_crowds_receipts_take_turns_and_every_members_newest_marker_arrives() 
                 newest.len()
             );
         };
+        first.get_or_insert_with(tokio::time::Instant::now);
         let user = receipt["user_id"].as_str().unwrap().to_owned();
         let id = receipt["id"].as_i64().unwrap();
         let before = newest.insert(user, id);
@@ -212,6 +214,14 @@ async fn a_crowds_receipts_take_turns_and_every_members_newest_marker_arrives() 
             .cloned()
             .collect::<std::collections::HashSet<_>>(),
         members
+    );
+    // The pace holds: a full bucket of 3, then 3 a second, so 12 members'
+    // receipts take at least 3 s however fast their markers came (load only
+    // makes it slower). Unpaced, they all came within 100 ms.
+    let spread = first.unwrap().elapsed();
+    assert!(
+        spread >= Duration::from_millis(2500),
+        "12 receipts in {spread:?}: the room's pace of 3 a second did not hold"
     );
     app.teardown().await;
 }

@@ -111,6 +111,8 @@ impl Hub {
             let Some(members) = state.rooms.get(room) else {
                 continue;
             };
+            // The senders of this room's events get the run without them.
+            let senders: HashSet<SocketId> = events.iter().filter_map(|(_, from)| *from).collect();
             let shared: Arc<[Arc<Delivery>]> = events
                 .iter()
                 .map(|(d, _)| Arc::clone(d))
@@ -132,8 +134,7 @@ impl Hub {
                             jobs.push(entry, all.into());
                         }
                     }
-                    // The sender of an event: the run without it.
-                    _ if events.iter().any(|(_, except)| *except == Some(*id)) => {
+                    _ if senders.contains(id) => {
                         let own: Vec<Arc<Delivery>> = linger::for_socket(events, *id)
                             .chain(run.iter().cloned())
                             .collect();
