@@ -96,11 +96,12 @@ pub struct Tuning {
     /// `presence` events (each would reach every socket: n² frames as a crowd
     /// joins); GET /v1/rooms/{room}/presence still answers.
     pub presence_events_max: usize,
-    /// `CHAT_READ_FLUSH_MS`: read markers are coalesced per user and room this
-    /// long before they are written and announced.
+    /// `CHAT_READ_FLUSH_MS`: a user's read marker in a room is written and
+    /// announced at most once this long, the first change at once.
     pub read_flush: Duration,
-    /// `CHAT_ROOM_RECEIPTS_PER_SEC`: read receipts one replica announces per
-    /// room per second; past it a room's members take turns (`receipts.rs`).
+    /// `CHAT_ROOM_RECEIPTS_PER_SEC`: read receipts a room's replicas announce
+    /// per second together, each its share by the users it holds; past it the
+    /// room's members take turns (`receipts.rs`).
     pub room_receipts_per_sec: u32,
     /// `CHAT_DRAIN_SECS`: on SIGTERM, how long queued messages may take to be
     /// stored, published and echoed before every socket is closed with 1001.
@@ -206,7 +207,7 @@ impl Tuning {
         relay_jobs: 1024,
         presence_ttl: Duration::from_secs(30),
         presence_events_max: 200,
-        read_flush: Duration::from_millis(250),
+        read_flush: Duration::from_millis(1000),
         room_receipts_per_sec: 10,
         drain_timeout: Duration::from_secs(10),
     };

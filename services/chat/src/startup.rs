@@ -26,6 +26,7 @@ use crate::{
         presence_task::PresenceTask,
         publisher::{PublishQueue, Publisher},
         sequencer::Ordering,
+        shares::RoomShares,
         subscriber::{FanoutStatus, Subscriber},
     },
     metrics::Metrics,
@@ -142,9 +143,11 @@ impl Application {
             replica,
             config.tuning.presence_ttl,
         );
+        let shares = RoomShares::default();
         let presence_task = PresenceTask {
             presence: presence.clone(),
             events_max: config.tuning.presence_events_max,
+            shares: shares.clone(),
             hub: Arc::clone(&hub),
             announce: announce.clone(),
             shutdown: shutdown.clone(),
@@ -155,6 +158,7 @@ impl Application {
             ReadPacing {
                 flush_every: config.tuning.read_flush,
                 room_receipts_per_sec: config.tuning.room_receipts_per_sec,
+                shares,
             },
             shutdown.clone(),
         );

@@ -11,6 +11,7 @@ pub mod presence_task;
 pub mod publisher;
 mod relay;
 pub mod sequencer;
+pub mod shares;
 pub mod subscriber;
 pub mod wire;
 

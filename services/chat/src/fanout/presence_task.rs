@@ -13,6 +13,7 @@ use super::{
     Hub,
     announce::Announcer,
     presence::{Presence, RoomUpdate},
+    shares::RoomShares,
 };
 use crate::domain::ServerFrame;
 
@@ -23,6 +24,8 @@ pub struct PresenceTask {
     /// Rooms with more users present than this get no presence events (see
     /// `CHAT_PRESENCE_EVENTS_MAX`).
     pub events_max: usize,
+    /// Where each room's share of its users here is kept for the receipt pace.
+    pub shares: RoomShares,
     pub shutdown: CancellationToken,
 }
 
@@ -91,6 +94,7 @@ impl PresenceTask {
                 users.clear();
                 self.hub.presence_retry(&update.room);
             }
+            self.shares.set(&update.room, users.len(), result.present);
             if users.is_empty() {
                 stated.remove(&update.room);
             }

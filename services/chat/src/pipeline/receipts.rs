@@ -5,8 +5,9 @@
 //! the message rate — 198,000 frames/s for 1,000 sockets in chat-fanout-mixed,
 //! three times the messages the machine can deliver at all.
 //!
-//! So a replica announces at most `CHAT_ROOM_RECEIPTS_PER_SEC` receipts per room
-//! per second. A room under that pace (a direct room, a small group: a marker
+//! So a room's replicas together announce at most `CHAT_ROOM_RECEIPTS_PER_SEC`
+//! receipts per second: each replica its share, by the room's users it holds
+//! (`fanout/shares.rs`). A room under that pace (a direct room, a small group: a marker
 //! every 250 ms from each of a few readers) sees every receipt as soon as its
 //! marker is written; in a busy crowd the members take turns, oldest first, and
 //! a member whose marker moves again while waiting keeps their place with the
@@ -108,13 +109,17 @@ impl Receipts {
         }
     }
 
-    /// What the rooms' pace allows at `now`, oldest first in each room.
-    pub fn take_due(&mut self, now: Instant) -> Vec<Receipt> {
+    /// What the rooms' pace allows at `now`, oldest first in each room, each
+    /// room at `share(room)` (0..=1) of the pace.
+    pub fn take_due(&mut self, now: Instant, share: impl Fn(&str) -> f64) -> Vec<Receipt> {
         let mut due = Vec::new();
         let per_sec = self.per_sec;
         self.rooms.retain(|name, room| {
+            let rate = per_sec * share(name).clamp(0.0, 1.0);
+            // A bucket of at least one: a small share still announces.
+            let capacity = rate.max(1.0);
             let elapsed = now.saturating_duration_since(room.refilled);
-            room.tokens = (room.tokens + elapsed.as_secs_f64() * per_sec).min(per_sec);
+            room.tokens = (room.tokens + elapsed.as_secs_f64() * rate).min(capacity);
             room.refilled = now;
             while room.tokens >= 1.0 {
                 let Some(receipt) = room.next(name) else {
@@ -125,7 +130,7 @@ impl Receipts {
             }
             // A room is forgotten once it has nothing waiting and a full
             // bucket: forgotten earlier, it would start again with a full one.
-            !(room.order.is_empty() && room.tokens + 1e-6 >= per_sec)
+            !(room.order.is_empty() && room.tokens + 1e-6 >= capacity)
         });
         self.waiting -= due.len();
         due
@@ -153,6 +158,10 @@ impl Receipts {
 mod tests {
     use super::*;
 
+    fn whole(_: &str) -> f64 {
+        1.0
+    }
+
     fn receipt(room: &str, user: Uuid, id: i64) -> Receipt {
         Receipt {
             room: room.to_owned(),
@@ -169,10 +178,10 @@ mod tests {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         receipts.push(receipt("dm", a, 1), t0);
         receipts.push(receipt("dm", b, 1), t0);
-        assert_eq!(receipts.take_due(t0).len(), 2);
+        assert_eq!(receipts.take_due(t0, whole).len(), 2);
         receipts.push(receipt("dm", a, 2), t0 + Duration::from_millis(250));
         assert_eq!(
-            receipts.take_due(t0 + Duration::from_millis(250)),
+            receipts.take_due(t0 + Duration::from_millis(250), whole),
             [receipt("dm", a, 2)]
         );
     }
@@ -186,7 +195,7 @@ mod tests {
             receipts.push(receipt("crowd", *user, i64::try_from(i).unwrap()), t0);
         }
         // The first user's marker moves again while it waits: one receipt, the newer id.
-        let first = receipts.take_due(t0);
+        let first = receipts.take_due(t0, whole);
         assert_eq!(first.len(), 10, "a full bucket: ten at once");
         receipts.push(receipt("crowd", users[20], 99), t0);
         receipts.push(receipt("crowd", users[20], 50), t0);
@@ -194,7 +203,7 @@ mod tests {
         let mut t = t0;
         for _ in 0..40 {
             t += Duration::from_millis(100);
-            let due = receipts.take_due(t);
+            let due = receipts.take_due(t, whole);
             assert!(due.len() <= 1, "one per 100 ms at 10 a second");
             announced.extend(due);
         }
@@ -209,6 +218,30 @@ mod tests {
     }
 
     #[test]
+    fn a_replica_takes_its_share_of_the_rooms_pace() {
+        let mut receipts = Receipts::new(10);
+        let t0 = Instant::now();
+        for _ in 0..100 {
+            receipts.push(receipt("crowd", Uuid::new_v4(), 1), t0);
+        }
+        let half = |room: &str| if room == "crowd" { 0.5 } else { 1.0 };
+        let mut announced = receipts.take_due(t0, half).len();
+        assert_eq!(announced, 5, "a bucket of half the pace");
+        let mut t = t0;
+        for _ in 0..20 {
+            t += Duration::from_millis(100);
+            announced += receipts.take_due(t, half).len();
+        }
+        assert_eq!(announced, 5 + 10, "five a second over two seconds");
+        // A sliver of a room still announces, one at a time.
+        let sliver = |_: &str| 0.01;
+        let mut t = t + Duration::from_secs(60);
+        let first = receipts.take_due(t, sliver).len();
+        t += Duration::from_millis(100);
+        assert_eq!((first, receipts.take_due(t, sliver).len()), (1, 0));
+    }
+
+    #[test]
     fn rooms_have_their_own_pace_and_shutdown_takes_what_waits() {
         let mut receipts = Receipts::new(1);
         let t0 = Instant::now();
@@ -216,7 +249,7 @@ mod tests {
         receipts.push(receipt("one", a, 1), t0);
         receipts.push(receipt("one", b, 1), t0);
         receipts.push(receipt("two", a, 1), t0);
-        let due = receipts.take_due(t0);
+        let due = receipts.take_due(t0, whole);
         assert_eq!(due.len(), 2, "one in each room");
         assert_eq!(receipts.take_all(), [receipt("one", b, 1)]);
         assert!(receipts.is_empty());

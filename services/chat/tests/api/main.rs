@@ -16,6 +16,7 @@ mod helpers;
 mod history;
 mod hostile;
 mod idle;
+mod markers;
 mod ops;
 mod outages;
 mod pgfaults;

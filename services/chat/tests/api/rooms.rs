@@ -156,7 +156,7 @@ async fn receipts_reach_the_room_and_the_readers_other_sockets_on_every_replica(
     app.teardown().await;
 }
 
-/// A replica announces a room's receipts at its pace
+/// A room's receipts are announced at its pace
 /// (`CHAT_ROOM_RECEIPTS_PER_SEC`); in a crowd that reads along the members take
 /// turns, and none is lost: every member's newest marker reaches the sockets
 /// of the other replica, each member's receipts only ever moving forward.
