@@ -15,10 +15,10 @@ use tokio::time::Instant;
 
 /// 500 ms, what Element (matrix-react-sdk's `TimelinePanel`,
 /// `READ_RECEIPT_INTERVAL_MS`) waits between the read receipts of a room it
-/// shows. It is twice the chat service's own coalescing (`CHAT_READ_FLUSH_MS`,
-/// 250 ms), so in a busy room every marker a client sends moves the user's
-/// marker and is written: the most this rate can cost (the receipts the
-/// service announces for them are paced per room, `CHAT_ROOM_RECEIPTS_PER_SEC`).
+/// shows. The chat service writes a user's marker in a room at most once per
+/// `CHAT_READ_FLUSH_MS` (1 s, the first change at once), so in a busy room
+/// every other marker a client sends is written (the receipts the service
+/// announces for them are paced per room, `CHAT_ROOM_RECEIPTS_PER_SEC`).
 pub const READ_EVERY: Duration = Duration::from_millis(500);
 
 /// The contract's own limit (one a second per socket); a client that typed
