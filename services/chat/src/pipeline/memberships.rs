@@ -12,9 +12,10 @@
 //! interval from its first change: at 250 ms a client marking every 500 ms was
 //! written every time; at 1 s the first one waited 1 s. Writing first and
 //! coalescing after, a busy reader costs one write a second, half of what it
-//! did (chat-fanout-mixed at 40,000 deliveries/s: the mixed step's extra CPU
-//! over all processes 10–12 % → 4–8 %), and a one-off marker is written within
-//! a slice.
+//! did (chat-fanout-mixed at 40,000 deliveries/s, alternated on one binary: the
+//! mixed step's extra CPU over all processes +13 % → +5 %, means of 8 and 6
+//! runs that spread ±10 points), and a one-off marker is written within a
+//! slice.
 //!
 //! Each marker keeps its own interval, and the task writes what is due every
 //! fifth of one ([`SLICES`]): with one window for everybody, every receipt of
