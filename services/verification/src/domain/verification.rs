@@ -16,8 +16,9 @@ use crate::{
     metrics::Metrics,
     store::{
         Keys,
-        client_limits::{self, Place, Reservation},
-        codes::{self as code_store, Guess, SendLimits, SendOutcome},
+        client_limits::Place,
+        code_limits::{self, ClientLimit},
+        codes::{Guess, SendLimits, SendOutcome},
     },
 };
 
@@ -37,7 +38,8 @@ pub struct CodeRules {
 #[derive(Debug)]
 pub struct Proven {
     pub email: Email,
-    pub place: Place,
+    /// The per-client place the guess took, to give back (on a Redis Cluster).
+    pub place: Option<Place>,
 }
 
 /// A code is on its way.
@@ -73,17 +75,10 @@ impl Codes {
         // replace the code the user may already have.
         let slot = self.mail.reserve().map_err(|_| ApiError::Unavailable)?;
         let mut redis = self.redis.clone();
-        let place = Place {
+        let per_ip = ClientLimit {
             key: self.keys.sends_from_ip(&client_key(client)),
+            limit: rules.send_limit_per_ip,
         };
-        if let Reservation::Full { retry_after_ms } =
-            client_limits::reserve(&mut redis, &place.key, rules.send_limit_per_ip).await?
-        {
-            return Err(limited(
-                "too many codes requested from this network this hour",
-                retry_after_ms,
-            ));
-        }
         let code = Code::generate();
         let hash = codes::hash(&self.code_key, &email, code.digits());
         let limits = SendLimits {
@@ -91,11 +86,23 @@ impl Codes {
             cooldown_secs: rules.resend_cooldown_secs,
             per_address: rules.send_limit_per_address,
         };
-        let stored =
-            code_store::store_new_code(&mut redis, &self.keys, email.as_str(), &hash, &limits)
-                .await;
+        let one_node = !self.redis.is_cluster();
+        let stored = code_limits::send(
+            &mut redis,
+            &self.keys,
+            email.as_str(),
+            &hash,
+            &limits,
+            &per_ip,
+            one_node,
+        )
+        .await;
         let refused = match stored {
             Ok(SendOutcome::Stored) => None,
+            Ok(SendOutcome::ClientCap { retry_after_ms }) => Some(limited(
+                "too many codes requested from this network this hour",
+                retry_after_ms,
+            )),
             Ok(SendOutcome::Cooldown { retry_after_ms }) => Some(limited(
                 "a code was sent to this address moments ago",
                 retry_after_ms,
@@ -107,8 +114,6 @@ impl Codes {
             Err(e) => Some(ApiError::from(e)),
         };
         if let Some(error) = refused {
-            // Nothing was sent: the client's hourly allowance is not spent.
-            release(&mut redis, &place).await;
             return Err(error);
         }
         // Built only now: refused requests (the bulk of an abusive flood) never
@@ -142,23 +147,10 @@ impl Codes {
     ) -> Result<Proven, ApiError> {
         let email = Email::parse(raw_email).map_err(|_| ApiError::InvalidEmail)?;
         let mut redis = self.redis.clone();
-        let place = Place {
+        let per_ip = ClientLimit {
             key: self.keys.failed_confirms_from_ip(&client_key(client)),
+            limit: self.rules.confirm_limit_per_ip,
         };
-        // The place is taken before the guess is checked and given back on
-        // success, so concurrent guesses cannot all slip under the limit.
-        if let Reservation::Full { retry_after_ms } =
-            client_limits::reserve(&mut redis, &place.key, self.rules.confirm_limit_per_ip).await?
-        {
-            self.metrics
-                .confirms
-                .with_label_values(&["client_limited"])
-                .inc();
-            return Err(limited(
-                "too many wrong codes from this network this hour",
-                retry_after_ms,
-            ));
-        }
         let candidate = candidate.trim();
         // A malformed guess still costs an attempt: it is a guess.
         let guess = if codes::well_formed(candidate) {
@@ -166,16 +158,29 @@ impl Codes {
         } else {
             "-".to_owned()
         };
-        let checked = code_store::check_guess(
+        let checked = code_limits::guess(
             &mut redis,
             &self.keys,
             email.as_str(),
             &guess,
             self.rules.max_attempts,
+            &per_ip,
+            !self.redis.is_cluster(),
         )
         .await;
+        let (checked, place) = match checked {
+            Ok((guess, place)) => (Ok(guess), place),
+            Err(e) => (Err(e), None),
+        };
         let (label, outcome) = match checked {
             Ok(Guess::Consumed) => ("confirmed", Ok(email)),
+            Ok(Guess::ClientLimited { retry_after_ms }) => (
+                "client_limited",
+                Err(limited(
+                    "too many wrong codes from this network this hour",
+                    retry_after_ms,
+                )),
+            ),
             Ok(Guess::NoCode | Guess::Wrong) => ("invalid", Err(ApiError::InvalidCode)),
             Ok(Guess::Burned { resend_after_ms }) => (
                 "burned",
@@ -186,28 +191,14 @@ impl Codes {
             Err(e) => ("error", Err(ApiError::from(e))),
         };
         self.metrics.confirms.with_label_values(&[label]).inc();
-        match outcome {
-            Ok(email) => Ok(Proven { email, place }),
-            Err(e @ (ApiError::InvalidCode | ApiError::TooManyAttempts { .. })) => Err(e),
-            Err(e) => {
-                // Not a failed guess (Redis failed): it must not count.
-                release(&mut redis, &place).await;
-                Err(e)
-            }
-        }
+        outcome.map(|email| Proven { email, place })
     }
 
     /// Gives back the place of a proven guess whose login could not start.
     pub async fn release(&self, proven: &Proven) {
-        release(&mut self.redis.clone(), &proven.place).await;
-    }
-}
-
-/// Gives a per-client place back; if Redis fails here the place stays taken
-/// until the window ends, which errs on the side of the limit.
-async fn release(redis: &mut platform::redis::Shared, place: &Place) {
-    if let Err(e) = client_limits::release(redis, place).await {
-        tracing::warn!(error = %e, "could not give back a per-client place");
+        if let Some(place) = &proven.place {
+            code_limits::release(&mut self.redis.clone(), place).await;
+        }
     }
 }
 

@@ -101,6 +101,6 @@ pub async fn confirm(
             return Err(e);
         }
     };
-    let pair = state.sessions.start(user, Some(&proven.place)).await?;
+    let pair = state.sessions.start(user, proven.place.as_ref()).await?;
     Ok(HttpResponse::Ok().json(pair))
 }

@@ -9,9 +9,7 @@ use super::{Keys, client_limits::WINDOW_SECS};
 /// Checks the cooldown and the hourly cap of the address, then counts the send,
 /// starts the cooldown and replaces any pending code. Returns {outcome, ms until
 /// retry}.
-static SEND: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+pub(super) const SEND_BODY: &str = r"
 local cooldown = redis.call('PTTL', KEYS[2])
 if cooldown > 0 then return {1, cooldown} end
 local sent = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -22,9 +20,9 @@ redis.call('UNLINK', KEYS[1])
 redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'attempts', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return {0, 0}
-",
-    )
-});
+";
+
+static SEND: LazyLock<Script> = LazyLock::new(|| Script::new(SEND_BODY));
 
 /// A guess, decided in one step: {0} no code, {1} consumed (this caller won any
 /// race), {2} wrong and counted, {3, ms until a new code may be sent} burned (now
@@ -34,9 +32,7 @@ return {0, 0}
 /// service: both sides are HMACs under the server's key, so a timing difference
 /// could at most reveal a prefix of an HMAC, and without the key nobody can find
 /// which code has which HMAC. Comparing here saves a round trip per confirm.
-static CONFIRM: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+pub(super) const CONFIRM_BODY: &str = r"
 local code = redis.call('HMGET', KEYS[1], 'hash', 'burned')
 if not code[1] then return {0, 0} end
 if not code[2] then
@@ -50,15 +46,23 @@ end
 local cooldown = redis.call('PTTL', KEYS[2])
 if cooldown < 0 then cooldown = 0 end
 return {3, cooldown}
-",
-    )
-});
+";
+
+static CONFIRM: LazyLock<Script> = LazyLock::new(|| Script::new(CONFIRM_BODY));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendOutcome {
     Stored,
-    Cooldown { retry_after_ms: i64 },
-    AddressCap { retry_after_ms: i64 },
+    Cooldown {
+        retry_after_ms: i64,
+    },
+    AddressCap {
+        retry_after_ms: i64,
+    },
+    /// The client's network has had its sends this hour (`SEND_LIMIT_PER_IP`).
+    ClientCap {
+        retry_after_ms: i64,
+    },
 }
 
 pub struct SendLimits {
@@ -85,15 +89,17 @@ pub async fn store_new_code<C: ConnectionLike + Send>(
         .arg(WINDOW_SECS)
         .invoke_async(conn)
         .await?;
-    Ok(match outcome {
+    Ok(send_outcome(outcome, retry_ms))
+}
+
+/// A send script's {outcome, ms}; 4 is the client's cap (`code_limits.rs`).
+pub(super) fn send_outcome(outcome: i64, retry_after_ms: i64) -> SendOutcome {
+    match outcome {
         0 => SendOutcome::Stored,
-        1 => SendOutcome::Cooldown {
-            retry_after_ms: retry_ms,
-        },
-        _ => SendOutcome::AddressCap {
-            retry_after_ms: retry_ms,
-        },
-    })
+        1 => SendOutcome::Cooldown { retry_after_ms },
+        4 => SendOutcome::ClientCap { retry_after_ms },
+        _ => SendOutcome::AddressCap { retry_after_ms },
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +111,11 @@ pub enum Guess {
     /// Burned by too many wrong guesses; a new code may be sent after this long.
     Burned {
         resend_after_ms: i64,
+    },
+    /// Not looked at: the client's network has had its failed guesses this
+    /// hour (`CONFIRM_LIMIT_PER_IP`).
+    ClientLimited {
+        retry_after_ms: i64,
     },
 }
 
@@ -122,12 +133,18 @@ pub async fn check_guess<C: ConnectionLike + Send>(
         .arg(max_attempts)
         .invoke_async(conn)
         .await?;
-    Ok(match outcome {
+    Ok(guess_outcome(outcome, ms))
+}
+
+/// A guess script's {outcome, ms}; 4 is the client's limit (`code_limits.rs`).
+pub(super) fn guess_outcome(outcome: i64, ms: i64) -> Guess {
+    match outcome {
         1 => Guess::Consumed,
         2 => Guess::Wrong,
         3 => Guess::Burned {
             resend_after_ms: ms,
         },
+        4 => Guess::ClientLimited { retry_after_ms: ms },
         _ => Guess::NoCode,
-    })
+    }
 }

@@ -6,9 +6,11 @@
 //! slot only. An address's keys share the slot of its contract-named code key
 //! (by a tag that hashes there, whatever the address holds), a login's session
 //! shares the slot of its revocation mark, and per-IP counters are updated in
-//! blocks of their own.
+//! blocks of their own (on one node they are counted inside the code's script
+//! instead: `code_limits.rs`).
 
 pub mod client_limits;
+pub mod code_limits;
 pub mod codes;
 pub mod legacy_sessions;
 pub mod sessions;

@@ -112,3 +112,53 @@ async fn a_hostile_forwarded_for_chain_cannot_choose_the_client() {
     assert_eq!(send("6.6.6.6, 198.51.100.20:5555").await, 202);
     assert_eq!(send("7.7.7.7, 198.51.100.20").await, 429);
 }
+
+/// On a Redis Cluster the per-client counters live in other hash slots than an
+/// address's keys, so they are taken and given back in calls of their own
+/// (`store/code_limits.rs`); on one node they are counted inside the code's
+/// script. The same limits hold on both.
+#[tokio::test(flavor = "multi_thread")]
+async fn per_client_limits_hold_on_a_redis_cluster() {
+    let redis = testkit::redis_cluster::RedisCluster::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(|c| {
+        c.shared.redis.url = url.clone();
+        c.codes.send_limit_per_ip = 3;
+        c.codes.confirm_limit_per_ip = 2;
+        trust_loopback(c);
+    })
+    .await;
+    let (ann, bob) = (unique_email("ann"), unique_email("bob"));
+    assert_eq!(app.send_code(&ann).await.status(), 202);
+    // Refused by the address's cooldown: the client's allowance is not spent.
+    assert_error(app.send_code(&ann).await, 429, "rate_limited").await;
+    assert_eq!(app.send_code(&bob).await.status(), 202);
+    let ann_code = app.mailed_code(&ann, 1).await;
+    let bob_code = app.mailed_code(&bob, 1).await;
+    let attacker = "198.51.100.77";
+    for (email, code) in [(&ann, &ann_code), (&bob, &bob_code)] {
+        assert_error(
+            app.confirm_via(email, &wrong(code), attacker).await,
+            400,
+            "invalid_code",
+        )
+        .await;
+    }
+    let refused = app.confirm_via(&ann, &ann_code, attacker).await;
+    assert!((1..=3600).contains(&retry_after(&refused)));
+    assert_error(refused, 429, "rate_limited").await;
+    // Another client confirms: the refused guess was not counted, a success
+    // does not count against that client.
+    let other = "203.0.113.9";
+    assert_eq!(app.confirm_via(&ann, &ann_code, other).await.status(), 200);
+    assert_eq!(app.confirm_via(&bob, &bob_code, other).await.status(), 200);
+    // The third send of the hour from this client is its last.
+    assert_eq!(app.send_code(&unique_email("cat")).await.status(), 202);
+    assert_error(
+        app.send_code(&unique_email("dan")).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    drop(redis);
+}
