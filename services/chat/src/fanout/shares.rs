@@ -5,6 +5,14 @@
 //! per replica: with the budget spent whole on each, two replicas doubled the
 //! receipt frames every socket of a crowded room received (chat-fanout-mixed:
 //! 20 receipts per socket per second at a budget of 10).
+//!
+//! A replica learns the room's count when it updates its own part of the
+//! room's presence: on a local change, and at each heartbeat (`PRESENCE_TTL`
+//! / 3). So for up to one heartbeat after users join or leave elsewhere a
+//! share is stale — the room's receipts come a little faster or slower than
+//! the budget, never lost — and no round trip is added to get it. A user with
+//! sockets on two replicas counts on both, so the shares may sum to a little
+//! over one.
 
 use std::{
     collections::HashMap,

@@ -218,6 +218,14 @@ impl MembershipTask {
                 Change::Forget { user, room } => {
                     self.join(&mut joins).await;
                     self.marks.remove(&(user, room.clone()));
+                    // The user's markers sent before the forget are written
+                    // before it: a marker can make a membership while the
+                    // user holds fewer than the cap, so written after the
+                    // forget freed a place, a read of a room past the cap
+                    // would take it (a test caught this once markers were
+                    // written at once rather than all after one interval).
+                    let earlier: Marks = self.marks.extract_if(|(u, _), _| *u == user).collect();
+                    self.flush(earlier).await;
                     if let Err(e) = self.store.forget_room(user, &room).await {
                         tracing::warn!(error = %e, "forgetting a membership failed");
                     }

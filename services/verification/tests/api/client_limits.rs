@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::helpers::{
-    assert_error, retry_after, spawn_app_with, trust_loopback, unique_email, wrong,
+    TestApp, assert_error, retry_after, spawn_app_with, trust_loopback, unique_email, wrong,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,6 +113,47 @@ async fn a_hostile_forwarded_for_chain_cannot_choose_the_client() {
     assert_eq!(send("7.7.7.7, 198.51.100.20").await, 429);
 }
 
+/// Guesses sent all at once from one client, each to an address of its own:
+/// exactly `limit` are looked at, every other one is refused. Checked apart
+/// from counted, concurrent requests would all pass the check together.
+async fn concurrent_guesses_stop_at_the_cap(app: &TestApp, limit: usize) {
+    let emails: Vec<String> = (0..4 * limit)
+        .map(|i| unique_email(&format!("crowd{i}")))
+        .collect();
+    for email in &emails {
+        assert_eq!(app.send_code(email).await.status(), 202);
+    }
+    let mut guesses = Vec::new();
+    for email in &emails {
+        guesses.push(wrong(&app.mailed_code(email, 1).await));
+    }
+    let answers = futures_util::future::join_all(
+        emails
+            .iter()
+            .zip(&guesses)
+            .map(|(email, guess)| app.confirm_via(email, guess, "198.51.100.99")),
+    )
+    .await;
+    let looked_at = answers.iter().filter(|r| r.status() == 400).count();
+    let refused = answers.iter().filter(|r| r.status() == 429).count();
+    assert_eq!(
+        (looked_at, refused),
+        (limit, 3 * limit),
+        "of {} guesses at once",
+        4 * limit
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_failed_confirms_cannot_slip_under_the_cap() {
+    let app = spawn_app_with(|c| {
+        c.codes.confirm_limit_per_ip = 5;
+        trust_loopback(c);
+    })
+    .await;
+    concurrent_guesses_stop_at_the_cap(&app, 5).await;
+}
+
 /// On a Redis Cluster the per-client counters live in other hash slots than an
 /// address's keys, so they are taken and given back in calls of their own
 /// (`store/code_limits.rs`); on one node they are counted inside the code's
@@ -123,18 +164,24 @@ async fn per_client_limits_hold_on_a_redis_cluster() {
     let url = redis.url();
     let app = spawn_app_with(|c| {
         c.shared.redis.url = url.clone();
-        c.codes.send_limit_per_ip = 3;
+        c.codes.send_limit_per_ip = 4;
         c.codes.confirm_limit_per_ip = 2;
         trust_loopback(c);
     })
     .await;
-    let (ann, bob) = (unique_email("ann"), unique_email("bob"));
+    let (ann, bob, cat) = (
+        unique_email("ann"),
+        unique_email("bob"),
+        unique_email("cat"),
+    );
     assert_eq!(app.send_code(&ann).await.status(), 202);
     // Refused by the address's cooldown: the client's allowance is not spent.
     assert_error(app.send_code(&ann).await, 429, "rate_limited").await;
     assert_eq!(app.send_code(&bob).await.status(), 202);
+    assert_eq!(app.send_code(&cat).await.status(), 202);
     let ann_code = app.mailed_code(&ann, 1).await;
     let bob_code = app.mailed_code(&bob, 1).await;
+    let cat_code = app.mailed_code(&cat, 1).await;
     let attacker = "198.51.100.77";
     for (email, code) in [(&ann, &ann_code), (&bob, &bob_code)] {
         assert_error(
@@ -147,18 +194,27 @@ async fn per_client_limits_hold_on_a_redis_cluster() {
     let refused = app.confirm_via(&ann, &ann_code, attacker).await;
     assert!((1..=3600).contains(&retry_after(&refused)));
     assert_error(refused, 429, "rate_limited").await;
-    // Another client confirms: the refused guess was not counted, a success
-    // does not count against that client.
+    // Another client confirms all three: the refused guess was not counted
+    // against the code, and successes do not count (a limit of 2, 3 successes).
     let other = "203.0.113.9";
-    assert_eq!(app.confirm_via(&ann, &ann_code, other).await.status(), 200);
-    assert_eq!(app.confirm_via(&bob, &bob_code, other).await.status(), 200);
-    // The third send of the hour from this client is its last.
-    assert_eq!(app.send_code(&unique_email("cat")).await.status(), 202);
+    for (email, code) in [(&ann, &ann_code), (&bob, &bob_code), (&cat, &cat_code)] {
+        assert_eq!(app.confirm_via(email, code, other).await.status(), 200);
+    }
+    // The fourth send of the hour from this client is its last.
+    assert_eq!(app.send_code(&unique_email("dan")).await.status(), 202);
     assert_error(
-        app.send_code(&unique_email("dan")).await,
+        app.send_code(&unique_email("eve")).await,
         429,
         "rate_limited",
     )
     .await;
+    // Guesses at once are capped here too (a fresh client: its own counter).
+    let app = spawn_app_with(|c| {
+        c.shared.redis.url = url.clone();
+        c.codes.confirm_limit_per_ip = 5;
+        trust_loopback(c);
+    })
+    .await;
+    concurrent_guesses_stop_at_the_cap(&app, 5).await;
     drop(redis);
 }

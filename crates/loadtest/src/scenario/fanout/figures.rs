@@ -45,10 +45,7 @@ pub fn add(report: &mut Report, mixed: bool) {
     }
     for rate in FIXED_RATES {
         for variant in variants {
-            let Some(step) = steps.iter().find(|s| {
-                s.variant.as_deref() == variant.map(Variant::name)
-                    && (s.offered_per_sec - rate).abs() < rate * 0.01
-            }) else {
+            let Some(step) = step_at(&steps, *variant, rate) else {
                 continue;
             };
             let at = format!(
@@ -175,12 +172,7 @@ fn steadier_ratios(report: &mut Report, steps: &[Step]) {
     report.figure("mixed ÷ alone at the knee", ratio(mixed, alone), "", None);
     let rate = FIXED_RATES[FIXED_RATES.len() - 1];
     let cpu = |variant: Variant| {
-        steps
-            .iter()
-            .find(|s| {
-                s.variant.as_deref() == Some(variant.name())
-                    && (s.offered_per_sec - rate).abs() < rate * 0.01
-            })
+        step_at(steps, Some(variant), rate)
             .map(|s| cpu_per_delivery(s).iter().map(|(_, us)| us).sum::<f64>())
     };
     if let (Some(alone), Some(mixed)) = (cpu(Variant::Alone), cpu(Variant::Mixed)) {
@@ -194,6 +186,14 @@ fn steadier_ratios(report: &mut Report, steps: &[Step]) {
             None,
         );
     }
+}
+
+/// The step of `variant` offered at `rate` (within 1 %).
+fn step_at(steps: &[Step], variant: Option<Variant>, rate: f64) -> Option<&Step> {
+    steps.iter().find(|s| {
+        s.variant.as_deref() == variant.map(Variant::name)
+            && (s.offered_per_sec - rate).abs() < rate * 0.01
+    })
 }
 
 fn ratio(of: f64, to: f64) -> f64 {
