@@ -1,6 +1,6 @@
 //! The built-in SMTP receiver: just enough RFC 5321 for the verification
-//! service's mailer (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), as cheap per mail
-//! as possible. It counts every mail and hands the code in a mail to whoever
+//! service's mailer (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, and RFC 3030's
+//! BDAT, offered as CHUNKING as Postfix does), as cheap per mail as possible. It counts every mail and hands the code in a mail to whoever
 //! registered for that address with [`SmtpReceiver::expect`].
 
 use std::{
@@ -14,7 +14,7 @@ use std::{
 
 use anyhow::Context;
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
     sync::oneshot,
 };
@@ -109,6 +109,9 @@ async fn session(stream: TcpStream, inner: Arc<Inner>) {
     let mut to = String::new();
     // Replies to pipelined commands go out together once the input is drained.
     let mut out: Vec<u8> = Vec::with_capacity(256);
+    // A BDAT chunk, and the code found so far in the transaction's chunks.
+    let mut chunk: Vec<u8> = Vec::new();
+    let mut code: Option<String> = None;
     if write.write_all(b"220 loadtest ESMTP\r\n").await.is_err() {
         return;
     }
@@ -119,10 +122,13 @@ async fn session(stream: TcpStream, inner: Arc<Inner>) {
             Ok(_) => {}
         }
         let reply: &[u8] = match command(&line) {
-            Command::Ehlo => b"250-loadtest\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n",
+            Command::Ehlo => {
+                b"250-loadtest\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SMTPUTF8\r\n"
+            }
             Command::Ok => b"250 OK\r\n",
             Command::Mail => {
                 to.clear();
+                code = None;
                 b"250 OK\r\n"
             }
             Command::Rcpt => {
@@ -144,6 +150,25 @@ async fn session(stream: TcpStream, inner: Arc<Inner>) {
                 to.clear();
                 b"250 queued\r\n"
             }
+            Command::Bdat { size, last } => {
+                if size > MAX_CHUNK {
+                    return;
+                }
+                chunk.resize(size, 0);
+                if reader.read_exact(&mut chunk).await.is_err() {
+                    return;
+                }
+                if code.is_none() {
+                    code = code_in_lines(chunk.split_inclusive(|&b| b == b'\n'));
+                }
+                if last {
+                    inner.arrived(&to, code.take());
+                    to.clear();
+                    b"250 queued\r\n"
+                } else {
+                    b"250 chunk received\r\n"
+                }
+            }
             Command::Quit => {
                 let _ = write.write_all(b"221 bye\r\n").await;
                 return;
@@ -160,6 +185,9 @@ async fn session(stream: TcpStream, inner: Arc<Inner>) {
     }
 }
 
+/// A verification mail is a few KiB; a larger chunk ends the session.
+const MAX_CHUNK: usize = 1 << 20;
+
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Ehlo,
@@ -167,6 +195,7 @@ enum Command {
     Mail,
     Rcpt,
     Data,
+    Bdat { size: usize, last: bool },
     Quit,
     Unknown,
 }
@@ -182,40 +211,86 @@ fn command(line: &[u8]) -> Command {
         b"MAIL" => Command::Mail,
         b"RCPT" => Command::Rcpt,
         b"DATA" => Command::Data,
+        b"BDAT" => bdat(line),
         b"QUIT" => Command::Quit,
         _ => Command::Unknown,
     }
 }
 
-/// Reads the message up to the lone dot; returns the code it carries, if any
-/// (the six-digit run of the Subject line, else the first one in the body).
+/// `BDAT <size> [LAST]`; a malformed one is not understood.
+fn bdat(line: &[u8]) -> Command {
+    let text = String::from_utf8_lossy(line);
+    let mut words = text.split_ascii_whitespace().skip(1);
+    let Some(size) = words.next().and_then(|w| w.parse().ok()) else {
+        return Command::Unknown;
+    };
+    let last = words.next().is_some_and(|w| w.eq_ignore_ascii_case("LAST"));
+    Command::Bdat { size, last }
+}
+
+/// Reads the message up to the lone dot; returns the code it carries, if any.
 async fn read_data<R: AsyncBufReadExt + Unpin>(
     reader: &mut R,
     line: &mut Vec<u8>,
 ) -> Option<Option<String>> {
-    let mut in_headers = true;
-    let mut from_subject = None;
-    let mut from_body = None;
+    let mut scan = CodeScan::default();
     loop {
         line.clear();
         if reader.read_until(b'\n', line).await.ok()? == 0 {
             return None;
         }
         if line == b".\r\n" || line == b".\n" {
-            return Some(from_subject.or(from_body));
+            return Some(scan.code());
         }
-        if in_headers {
+        scan.line(line);
+    }
+}
+
+/// The code in a whole message's lines.
+fn code_in_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Option<String> {
+    let mut scan = CodeScan::default();
+    for line in lines {
+        scan.line(line);
+    }
+    scan.code()
+}
+
+/// Looks for the code line by line: the six-digit run of the Subject line, else
+/// the first one in the body.
+struct CodeScan {
+    in_headers: bool,
+    from_subject: Option<String>,
+    from_body: Option<String>,
+}
+
+impl Default for CodeScan {
+    fn default() -> Self {
+        Self {
+            in_headers: true,
+            from_subject: None,
+            from_body: None,
+        }
+    }
+}
+
+impl CodeScan {
+    fn line(&mut self, line: &[u8]) {
+        if self.in_headers {
             if line == b"\r\n" || line == b"\n" {
-                in_headers = false;
-            } else if from_subject.is_none()
+                self.in_headers = false;
+            } else if self.from_subject.is_none()
                 && line.len() > 8
                 && line[..8].eq_ignore_ascii_case(b"subject:")
             {
-                from_subject = six_digits(line);
+                self.from_subject = six_digits(line);
             }
-        } else if from_subject.is_none() && from_body.is_none() {
-            from_body = six_digits(line);
+        } else if self.from_subject.is_none() && self.from_body.is_none() {
+            self.from_body = six_digits(line);
         }
+    }
+
+    fn code(self) -> Option<String> {
+        self.from_subject.or(self.from_body)
     }
 }
 
@@ -263,10 +338,34 @@ mod tests {
     }
 
     #[test]
+    fn a_chunked_message_gives_its_subjects_code() {
+        let message = b"From: a@b\r\nSubject: 042917 is your code\r\n\r\nUse 111111\r\n";
+        assert_eq!(
+            code_in_lines(message.split_inclusive(|&b| b == b'\n')).as_deref(),
+            Some("042917")
+        );
+    }
+
+    #[test]
     fn commands_are_case_insensitive() {
         assert_eq!(command(b"ehlo host\r\n"), Command::Ehlo);
         assert_eq!(command(b"RCPT TO:<a@b>\r\n"), Command::Rcpt);
         assert_eq!(command(b"xx\r\n"), Command::Unknown);
+        assert_eq!(
+            command(b"bdat 120 last\r\n"),
+            Command::Bdat {
+                size: 120,
+                last: true
+            }
+        );
+        assert_eq!(
+            command(b"BDAT 7\r\n"),
+            Command::Bdat {
+                size: 7,
+                last: false
+            }
+        );
+        assert_eq!(command(b"BDAT x LAST\r\n"), Command::Unknown);
         assert_eq!(angle(b"RCPT TO:<Ann@Example.com>\r\n"), "Ann@Example.com");
     }
 }

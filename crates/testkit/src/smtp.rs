@@ -1,17 +1,19 @@
 //! A small SMTP server on a random loopback port that keeps what it receives.
-//! Enough of RFC 5321 for lettre (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), plus
-//! knobs to make it refuse or stall, so retry and back-pressure paths are testable.
+//! Enough of RFC 5321 for lettre (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), and
+//! RFC 3030's BDAT (offered as CHUNKING, as Postfix does, unless turned off),
+//! plus knobs to make it refuse or stall, so retry and back-pressure paths are
+//! testable.
 
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU32, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
     sync::Notify,
 };
@@ -22,6 +24,8 @@ pub struct Mail {
     pub to: Vec<String>,
     /// The message as sent (headers and body, dot-unstuffed).
     pub data: String,
+    /// It came in BDAT chunks rather than after DATA.
+    pub chunked: bool,
 }
 
 impl Mail {
@@ -61,6 +65,8 @@ fn six_digits(text: &str) -> Option<String> {
 
 #[derive(Default)]
 struct State {
+    /// Do not offer CHUNKING in the EHLO reply.
+    no_chunking: AtomicBool,
     mails: Mutex<Vec<Mail>>,
     arrived: Notify,
     /// Answer this many DATA commands with a transient failure (451).
@@ -118,6 +124,11 @@ impl SmtpSink {
             .collect()
     }
 
+    /// Offers CHUNKING (BDAT) to sessions that start from now on, or not.
+    pub fn set_chunking(&self, offered: bool) {
+        self.state.no_chunking.store(!offered, Ordering::SeqCst);
+    }
+
     pub fn fail_next(&self, n: u32) {
         self.state.fail_next.store(n, Ordering::SeqCst);
     }
@@ -155,6 +166,8 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     let mut lines = BufReader::new(read);
     let mut from = String::new();
     let mut to = Vec::new();
+    // BDAT chunks received so far in this transaction.
+    let mut chunks: Vec<u8> = Vec::new();
     if write.write_all(b"220 testkit ESMTP\r\n").await.is_err() {
         return;
     }
@@ -171,20 +184,41 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         }
         let upper = line.trim_end().to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") {
-            b"250-testkit\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n"
+            if state.no_chunking.load(Ordering::SeqCst) {
+                b"250-testkit\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n"
+            } else {
+                b"250-testkit\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-PIPELINING\r\n250 CHUNKING\r\n"
+            }
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             b"250 OK\r\n"
         } else if upper.starts_with("RSET") {
             from.clear();
             to.clear();
+            chunks.clear();
             b"250 OK\r\n"
         } else if upper.starts_with("MAIL FROM:") {
             from = angle(&line);
             to.clear();
+            chunks.clear();
             b"250 OK\r\n"
         } else if upper.starts_with("RCPT TO:") {
             to.push(angle(&line));
             b"250 OK\r\n"
+        } else if let Some(chunk) = bdat(&upper) {
+            if chunk.size > 16 << 20 {
+                return;
+            }
+            let mut bytes = vec![0u8; chunk.size];
+            if lines.read_exact(&mut bytes).await.is_err() {
+                return;
+            }
+            chunks.extend_from_slice(&bytes);
+            if chunk.last {
+                let data = String::from_utf8_lossy(&std::mem::take(&mut chunks)).into_owned();
+                deliver(&state, &from, &mut to, data, true)
+            } else {
+                b"250 chunk received\r\n"
+            }
         } else if upper == "DATA" {
             if write.write_all(b"354 go ahead\r\n").await.is_err() {
                 return;
@@ -192,23 +226,7 @@ async fn session(stream: TcpStream, state: Arc<State>) {
             let Some(data) = read_data(&mut lines).await else {
                 return;
             };
-            let failing = state
-                .fail_next
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-            if failing {
-                b"451 try again later\r\n"
-            } else {
-                if let Ok(mut mails) = state.mails.lock() {
-                    mails.push(Mail {
-                        from: from.clone(),
-                        to: std::mem::take(&mut to),
-                        data,
-                    });
-                }
-                state.arrived.notify_waiters();
-                b"250 queued\r\n"
-            }
+            deliver(&state, &from, &mut to, data, false)
         } else if upper.starts_with("QUIT") {
             let _ = write.write_all(b"221 bye\r\n").await;
             return;
@@ -219,6 +237,46 @@ async fn session(stream: TcpStream, state: Arc<State>) {
             return;
         }
     }
+}
+
+/// Keeps a whole message, or refuses it while `fail_next` says so.
+fn deliver(
+    state: &State,
+    from: &str,
+    to: &mut Vec<String>,
+    data: String,
+    chunked: bool,
+) -> &'static [u8] {
+    let failing = state
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if failing {
+        return b"451 try again later\r\n";
+    }
+    if let Ok(mut mails) = state.mails.lock() {
+        mails.push(Mail {
+            from: from.to_owned(),
+            to: std::mem::take(to),
+            data,
+            chunked,
+        });
+    }
+    state.arrived.notify_waiters();
+    b"250 queued\r\n"
+}
+
+struct Chunk {
+    size: usize,
+    last: bool,
+}
+
+/// `BDAT <size> [LAST]`, already upper-cased and trimmed.
+fn bdat(command: &str) -> Option<Chunk> {
+    let mut words = command.strip_prefix("BDAT ")?.split_ascii_whitespace();
+    let size = words.next()?.parse().ok()?;
+    let last = words.next() == Some("LAST");
+    Some(Chunk { size, last })
 }
 
 async fn read_data<R: AsyncBufReadExt + Unpin>(lines: &mut R) -> Option<String> {

@@ -1,12 +1,15 @@
 //! One plain SMTP connection, speaking just what a relay needs for our mail, with
-//! ESMTP PIPELINING (RFC 2920) when the server offers it.
+//! ESMTP PIPELINING (RFC 2920) and CHUNKING (RFC 3030) when the server offers them.
 //!
 //! lettre's connection waits for the reply to MAIL, then RCPT, then DATA before
 //! it sends the message, and writes the message and its final dot separately:
 //! five writes and four round trips per mail. Pipelined, a mail is two writes
-//! and two round trips (envelope with DATA, then message with its dot). On the
-//! verify-login benchmark that took three sends and two wake-ups per login off
-//! the service, and the same again off the relay.
+//! and two round trips (envelope with DATA, then message with its dot): DATA
+//! must wait for its 354. On the verify-login benchmark that took three sends and
+//! two wake-ups per login off the service, and the same again off the relay.
+//! With CHUNKING the message goes as one `BDAT <size> LAST` chunk, which may be
+//! pipelined with the envelope: one write and one round trip per mail (Postfix
+//! offers it since 3.4, Exim since 4.88).
 
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
@@ -18,6 +21,7 @@ use super::failure::SendFailure;
 pub struct SmtpConnection {
     stream: BufReader<TcpStream>,
     pipelining: bool,
+    chunking: bool,
     broken: bool,
 }
 
@@ -33,6 +37,7 @@ impl SmtpConnection {
         let mut conn = Self {
             stream: BufReader::with_capacity(4096, stream),
             pipelining: false,
+            chunking: false,
             broken: false,
         };
         conn.expect(220).await?;
@@ -40,10 +45,14 @@ impl SmtpConnection {
         let mut lines = Vec::new();
         let reply = conn.read_reply(Some(&mut lines)).await?;
         check(&reply, 250)?;
-        conn.pipelining = lines.iter().any(|l| {
-            l.get(4..)
-                .is_some_and(|ext| ext.trim().eq_ignore_ascii_case("PIPELINING"))
-        });
+        let offers = |extension: &str| {
+            lines.iter().any(|l| {
+                l.get(4..)
+                    .is_some_and(|ext| ext.trim().eq_ignore_ascii_case(extension))
+            })
+        };
+        conn.pipelining = offers("PIPELINING");
+        conn.chunking = offers("CHUNKING");
         Ok(conn)
     }
 
@@ -68,12 +77,35 @@ impl SmtpConnection {
         for rcpt in to {
             envelope.push_str(&format!("RCPT TO:<{rcpt}>\r\n"));
         }
-        envelope.push_str("DATA\r\n");
-        let result = self.transaction(&envelope, to.len(), message).await;
+        let result = if self.pipelining && self.chunking {
+            self.chunked(envelope, to.len(), message).await
+        } else {
+            envelope.push_str("DATA\r\n");
+            self.transaction(&envelope, to.len(), message).await
+        };
         if result.is_err() {
             self.broken = true;
         }
         result
+    }
+
+    /// The envelope and the whole message as one last chunk, in one write; then
+    /// the replies to MAIL, each RCPT and the chunk. The message goes as it is:
+    /// BDAT counts octets, so nothing is dot-stuffed.
+    async fn chunked(
+        &mut self,
+        envelope: String,
+        rcpts: usize,
+        message: &[u8],
+    ) -> Result<(), SendFailure> {
+        let mut out = envelope.into_bytes();
+        out.extend_from_slice(format!("BDAT {} LAST\r\n", message.len()).as_bytes());
+        out.extend_from_slice(message);
+        self.write(&out).await?;
+        for _ in 0..=rcpts {
+            self.expect(250).await?;
+        }
+        self.expect(250).await
     }
 
     async fn transaction(

@@ -12,6 +12,7 @@ async fn the_mail_has_text_and_html_parts_stating_the_code_and_its_lifetime() {
     let mails = app.smtp.wait_for(&email, 1, Duration::from_secs(5)).await;
     let mail = &mails[0];
     let code = mail.code().unwrap_or_default();
+    assert!(mail.chunked, "the sink offers CHUNKING: one BDAT chunk");
     assert_eq!(mail.from, "no-reply@chatverify.test");
     let text = mail.text();
     assert!(text.contains("multipart/alternative"), "{text}");
@@ -22,6 +23,19 @@ async fn the_mail_has_text_and_html_parts_stating_the_code_and_its_lifetime() {
         text.matches(code.as_str()).count() >= 3,
         "subject, text and html"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_without_chunking_gets_the_mail_after_data() {
+    let app = spawn_app().await;
+    app.smtp.set_chunking(false);
+    let email = unique_email("nochunk");
+    assert_eq!(app.send_code(&email).await.status(), 202);
+    let mails = app.smtp.wait_for(&email, 1, Duration::from_secs(5)).await;
+    assert_eq!(mails.len(), 1);
+    assert!(!mails[0].chunked);
+    let code = mails[0].code().unwrap_or_default();
+    assert_eq!(app.confirm(&email, &code).await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
