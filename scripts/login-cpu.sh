@@ -93,6 +93,12 @@ for step in r["steps"]:
     for name, l in sorted(step["latency"].items()):
         print(f"  latency {name:8s} p50 {l['p50_ms']:7.2f} ms  p99 {l['p99_ms']:7.2f} ms  max {l.get('max_ms', 0):7.2f} ms")
 PY
+metrics="$(curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null || true)"
+statements=$(awk '$1 == "verification_user_upsert_statements_total" {print $2}' <<<"$metrics")
+upserts=$(awk '$1 == "verification_user_upserts_total" {print $2}' <<<"$metrics")
+if [ -n "$statements" ] && [ "$statements" != 0 ]; then
+  python3 -c "import sys; print(f'  users written per statement (mean)        {int(sys.argv[1]) / int(sys.argv[2]):8.2f}')" "$upserts" "$statements"
+fi
 if [ -n "${SHOW_REDIS_STATS:-}" ]; then
   redis-cli -p "$REDIS_PORT" info commandstats | grep -v '^#' | awk -F'[:,=]' -v n="$logins" \
     'NF > 4 { printf "  redis %-28s %6.2f calls/login %7.1f µs/call\n", $1, $3 / n, $7 }'

@@ -5,6 +5,9 @@ use platform::{
 };
 use verification::{config::Config, startup::Application};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One thread for what runs outside the HTTP workers (mail delivery, signals):
 /// a multi-thread runtime woke a second idle thread to steal nearly every mail
 /// task, a thread switch per mail for no parallelism gained.

@@ -10,6 +10,9 @@ pub struct Metrics {
     pub mail_queue_depth: IntGauge,
     pub mail_sent: IntCounter,
     pub mail_failures: IntCounterVec,
+    /// Statements that wrote sign-ins' users, and the sign-ins they wrote.
+    pub user_upsert_statements: IntCounter,
+    pub user_upserts: IntCounter,
 }
 
 impl Metrics {
@@ -38,6 +41,16 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let user_upsert_statements = IntCounter::new(
+            "verification_user_upsert_statements_total",
+            "Statements that created or re-verified the users of sign-ins",
+        )?;
+        let user_upserts = IntCounter::new(
+            "verification_user_upserts_total",
+            "Sign-ins whose user was created or re-verified (several per statement under load)",
+        )?;
+        registry.register(Box::new(user_upsert_statements.clone()))?;
+        registry.register(Box::new(user_upserts.clone()))?;
         registry.register(Box::new(codes_sent.clone()))?;
         registry.register(Box::new(confirms.clone()))?;
         registry.register(Box::new(mail_queue_depth.clone()))?;
@@ -50,6 +63,8 @@ impl Metrics {
             mail_queue_depth,
             mail_sent,
             mail_failures,
+            user_upsert_statements,
+            user_upserts,
         })
     }
 }

@@ -18,7 +18,13 @@ use utoipa_actix_web::AppExt;
 use crate::{
     api_docs,
     config::Config,
-    domain::{refresh_token::TagKey, sessions::Sessions, users::Users, verification::Codes},
+    domain::{
+        refresh_token::TagKey,
+        sessions::{Sessions, TokenRules},
+        user_upserts::UserUpserts,
+        users::Users,
+        verification::Codes,
+    },
     mail::{self, MailWorker, settings::TransportKind},
     metrics::Metrics,
     routes,
@@ -70,16 +76,12 @@ impl Application {
                 rules: config.codes.clone(),
                 mail,
                 mail_from: config.mail.from.clone(),
-                metrics,
+                metrics: Arc::clone(&metrics),
             },
-            sessions: Sessions {
-                redis: redis.clone(),
-                keys: Keys::new(&shared.redis.key_prefix),
-                signer: Arc::new(keys.signer),
-                tag_key: TagKey::derive(&keys.code_key),
-                rules: config.tokens.clone(),
-                users: Users { db: db.clone() },
-            },
+            signer: Arc::new(keys.signer),
+            tag_key: TagKey::derive(&keys.code_key),
+            token_rules: config.tokens.clone(),
+            metrics,
             trusted_proxies: shared.trusted_proxies.clone(),
             redis,
             db,
@@ -148,7 +150,10 @@ impl Application {
 #[derive(Clone)]
 struct Parts {
     codes: Codes,
-    sessions: Sessions,
+    signer: Arc<auth::Signer>,
+    tag_key: TagKey,
+    token_rules: TokenRules,
+    metrics: Arc<Metrics>,
     trusted_proxies: platform::client_ip::TrustedProxies,
     redis: platform::redis::Shared,
     db: database::PgPool,
@@ -173,7 +178,10 @@ impl Parts {
             tracing::warn!(error = %e, "worker PostgreSQL pool; sharing the first one");
             self.db.clone()
         });
-        let users = Users { db: db.clone() };
+        let users = Users {
+            upserts: UserUpserts::start(db.clone(), Arc::clone(&self.metrics)),
+            db: db.clone(),
+        };
         AppState {
             codes: Codes {
                 redis: redis.clone(),
@@ -181,8 +189,11 @@ impl Parts {
             },
             sessions: Sessions {
                 redis: redis.clone(),
+                keys: self.codes.keys.clone(),
+                signer: Arc::clone(&self.signer),
+                tag_key: self.tag_key.clone(),
+                rules: self.token_rules.clone(),
                 users: users.clone(),
-                ..self.sessions.clone()
             },
             users,
             trusted_proxies: self.trusted_proxies.clone(),

@@ -3,7 +3,7 @@
 
 use platform::{client_ip::TrustedProxies, database::PgPool};
 
-use crate::domain::{sessions::Sessions, users::Users, verification::Codes};
+use crate::domain::{sessions::Sessions, sign_in::SignIn, users::Users, verification::Codes};
 
 pub struct AppState {
     pub codes: Codes,
@@ -14,4 +14,14 @@ pub struct AppState {
     pub redis: platform::redis::Shared,
     /// For readiness only.
     pub db: PgPool,
+}
+
+impl AppState {
+    pub fn sign_in(&self) -> SignIn<'_> {
+        SignIn {
+            codes: &self.codes,
+            users: &self.users,
+            sessions: &self.sessions,
+        }
+    }
 }

@@ -6,6 +6,8 @@ pub mod codes;
 pub mod email;
 pub mod refresh_token;
 pub mod sessions;
+pub mod sign_in;
+pub mod user_upserts;
 pub mod users;
 pub mod verification;
 

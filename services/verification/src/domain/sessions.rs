@@ -20,7 +20,7 @@ use crate::{
         Keys,
         client_limits::{self, Place},
         legacy_sessions,
-        sessions::{self, Ending, Lifetimes, Presented, Rotation},
+        sessions::{self, Ending, Lifetimes, NewSession, Owner, Presented, Rotation},
         users::User,
     },
 };
@@ -65,27 +65,65 @@ pub struct Sessions {
     pub users: Users,
 }
 
+/// A login about to start. Its first refresh token is issued before the guess
+/// is checked, so that on one Redis node the guess's own script can store the
+/// session: a round trip per login less (`store::code_limits`).
+pub struct NewLogin {
+    refresh: RefreshToken,
+    born_unix: i64,
+    ttl_secs: u64,
+}
+
+impl NewLogin {
+    /// The session to store once `email` is proven.
+    pub fn session(&self, email: &str) -> NewSession {
+        NewSession {
+            sid: self.refresh.sid,
+            email: email.to_owned(),
+            digest: self.refresh.digest(),
+            born_unix: self.born_unix,
+            ttl_secs: self.ttl_secs,
+        }
+    }
+}
+
 impl Sessions {
-    /// A new login for a user who just proved their address. `proven` is the
-    /// per-client place the successful guess took: given back in the same round
-    /// trip that stores the session (it did not fail, so it must not count).
-    pub async fn start(&self, user: User, proven: Option<&Place>) -> Result<TokenPair, ApiError> {
-        let sid = super::random_uuid();
-        let refresh = RefreshToken::issue(&self.tag_key, sid, 1);
+    pub fn new_login(&self) -> NewLogin {
+        self.login_as(super::random_uuid())
+    }
+
+    /// Generation 1 of login `sid`, born now.
+    fn login_as(&self, sid: Uuid) -> NewLogin {
+        let lifetimes = self.lifetimes();
+        NewLogin {
+            refresh: RefreshToken::issue(&self.tag_key, sid, 1),
+            born_unix: lifetimes.now_unix,
+            ttl_secs: lifetimes.idle_secs.min(lifetimes.absolute_secs),
+        }
+    }
+
+    /// The token pair of a new login whose session the guess already stored.
+    pub fn started(&self, user: User, login: &NewLogin) -> Result<TokenPair, ApiError> {
+        self.pair(user, &login.refresh)
+    }
+
+    /// Stores a new login's session for a user who just proved their address,
+    /// and answers its token pair. `proven` is the per-client place the
+    /// successful guess took: given back in the same round trip (it did not
+    /// fail, so it must not count).
+    pub async fn start(
+        &self,
+        user: User,
+        login: &NewLogin,
+        proven: Option<&Place>,
+    ) -> Result<TokenPair, ApiError> {
         let mut pipe = redis::pipe();
         if let Some(place) = proven {
             client_limits::release_into(&mut pipe, place);
         }
-        sessions::create_into(
-            &mut pipe,
-            &self.keys,
-            sid,
-            user.id,
-            &refresh.digest(),
-            &self.lifetimes(),
-        );
+        sessions::create_into(&mut pipe, &self.keys, &login.session(&user.email));
         pipe.query_async::<()>(&mut self.redis.clone()).await?;
-        self.pair(user, &refresh)
+        self.started(user, login)
     }
 
     /// Rotates a refresh token. Everything that can fail without changing state
@@ -99,10 +137,11 @@ impl Sessions {
             };
         };
         let mut redis = self.redis.clone();
-        let user_id = sessions::user_of(&mut redis, &self.keys, presented.sid)
-            .await?
-            .ok_or(ApiError::InvalidToken)?;
-        let user = self.users.get(user_id).await?;
+        let user = match sessions::owner_of(&mut redis, &self.keys, presented.sid).await? {
+            Some(Owner::Email(email)) => self.users.by_email(&email).await?,
+            Some(Owner::User(id)) => self.users.get(id).await?,
+            None => return Err(ApiError::InvalidToken),
+        };
         let next = RefreshToken::issue(&self.tag_key, presented.sid, presented.generation + 1);
         let message = announcement(presented.sid, RevocationReason::RefreshReuse)?;
         let rotation = sessions::rotate(
@@ -144,18 +183,7 @@ impl Sessions {
         let user = self.users.get(user_id).await?;
         match legacy_sessions::take(&mut redis, &self.keys, legacy.sid, &legacy.digest()).await? {
             legacy_sessions::Taken::Current { .. } => {
-                let next = RefreshToken::issue(&self.tag_key, legacy.sid, 1);
-                let mut pipe = redis::pipe();
-                sessions::create_into(
-                    &mut pipe,
-                    &self.keys,
-                    legacy.sid,
-                    user.id,
-                    &next.digest(),
-                    &self.lifetimes(),
-                );
-                pipe.query_async::<()>(&mut redis).await?;
-                self.pair(user, &next)
+                self.start(user, &self.login_as(legacy.sid), None).await
             }
             legacy_sessions::Taken::Reused => {
                 tracing::warn!(sid = %legacy.sid, "refresh token reused; ending the login");

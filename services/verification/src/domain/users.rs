@@ -3,7 +3,7 @@
 use platform::database::PgPool;
 use uuid::Uuid;
 
-use super::email::Email;
+use super::{email::Email, user_upserts::UserUpserts};
 use crate::{
     error::ApiError,
     store::users::{self, User},
@@ -12,27 +12,28 @@ use crate::{
 #[derive(Clone)]
 pub struct Users {
     pub db: PgPool,
+    /// Sign-ins' upserts, batched (see `user_upserts`).
+    pub upserts: UserUpserts,
 }
 
 impl Users {
     /// The user of a just-proven address, created on first success.
     pub async fn verified(&self, email: &Email) -> Result<User, ApiError> {
-        let mut db = self.db.get().await?;
-        let user = users::upsert_verified(
-            &mut db,
-            super::random_uuid(),
-            email.as_str(),
-            &email.default_display_name(),
-        )
-        .await?;
-        tracing::info!(user_id = %user.id, "email verified");
-        Ok(user)
+        self.upserts.verified(email).await
     }
 
     /// A user who still exists; a deleted one's tokens are `invalid_token`.
     pub async fn get(&self, id: Uuid) -> Result<User, ApiError> {
         let mut db = self.db.get().await?;
         users::find(&mut db, id)
+            .await?
+            .ok_or(ApiError::InvalidToken)
+    }
+
+    /// The user of a login whose session names its address; gone is `invalid_token`.
+    pub async fn by_email(&self, email: &str) -> Result<User, ApiError> {
+        let mut db = self.db.get().await?;
+        users::find_by_email(&mut db, email)
             .await?
             .ok_or(ApiError::InvalidToken)
     }

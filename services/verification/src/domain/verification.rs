@@ -9,6 +9,7 @@ use super::{
     codes::{self, Code, CodeHashKey},
     email::Email,
     retry_secs,
+    sessions::NewLogin,
 };
 use crate::{
     error::ApiError,
@@ -17,7 +18,7 @@ use crate::{
     store::{
         Keys,
         client_limits::Place,
-        code_limits::{self, ClientLimit},
+        code_limits::{self, Attempt, ClientLimit},
         codes::{Guess, SendLimits, SendOutcome},
     },
 };
@@ -33,13 +34,15 @@ pub struct CodeRules {
     pub confirm_limit_per_ip: u32,
 }
 
-/// A proven address, and the per-client place its guess took: the caller gives
-/// it back (a success is not a failed confirm), in its next write to Redis.
+/// A proven address, and what its login still needs in Redis.
 #[derive(Debug)]
 pub struct Proven {
     pub email: Email,
-    /// The per-client place the guess took, to give back (on a Redis Cluster).
+    /// The per-client place the guess took (on a Redis Cluster): the caller
+    /// gives it back (a success is not a failed confirm) in its next write.
     pub place: Option<Place>,
+    /// The guess's script stored the login's session too (one Redis node).
+    pub session_stored: bool,
 }
 
 /// A code is on its way.
@@ -135,7 +138,8 @@ impl Codes {
         })
     }
 
-    /// Checks a guess; on success the code is consumed and the address proven.
+    /// Checks a guess; on success the code is consumed, the address proven and,
+    /// where the deployment allows it in the same step, `login`'s session stored.
     ///
     /// A client that has failed `confirm_limit_per_ip` times this hour is refused
     /// before its guess is looked at, so the refusal costs the code nothing.
@@ -144,6 +148,7 @@ impl Codes {
         raw_email: &str,
         candidate: &str,
         client: Option<IpAddr>,
+        login: &NewLogin,
     ) -> Result<Proven, ApiError> {
         let email = Email::parse(raw_email).map_err(|_| ApiError::InvalidEmail)?;
         let mut redis = self.redis.clone();
@@ -158,19 +163,18 @@ impl Codes {
         } else {
             "-".to_owned()
         };
-        let checked = code_limits::guess(
-            &mut redis,
-            &self.keys,
-            email.as_str(),
-            &guess,
-            self.rules.max_attempts,
-            &per_ip,
-            !self.redis.is_cluster(),
-        )
-        .await;
-        let (checked, place) = match checked {
-            Ok((guess, place)) => (Ok(guess), place),
-            Err(e) => (Err(e), None),
+        let attempt = Attempt {
+            email: email.as_str(),
+            guess_hash: &guess,
+            max_attempts: self.rules.max_attempts,
+            client: &per_ip,
+            session: &login.session(email.as_str()),
+        };
+        let checked =
+            code_limits::guess(&mut redis, &self.keys, &attempt, !self.redis.is_cluster()).await;
+        let (checked, place, session_stored) = match checked {
+            Ok(decided) => (Ok(decided.guess), decided.place, decided.session_stored),
+            Err(e) => (Err(e), None, false),
         };
         let (label, outcome) = match checked {
             Ok(Guess::Consumed) => ("confirmed", Ok(email)),
@@ -191,7 +195,11 @@ impl Codes {
             Err(e) => ("error", Err(ApiError::from(e))),
         };
         self.metrics.confirms.with_label_values(&[label]).inc();
-        outcome.map(|email| Proven { email, place })
+        outcome.map(|email| Proven {
+            email,
+            place,
+            session_stored,
+        })
     }
 
     /// Gives back the place of a proven guess whose login could not start.

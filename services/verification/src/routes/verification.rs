@@ -90,17 +90,9 @@ pub async fn confirm(
     body: web::Json<ConfirmBody>,
 ) -> Result<HttpResponse, ApiError> {
     let client_ip = state.trusted_proxies.client_ip(&req);
-    let proven = state
-        .codes
+    let pair = state
+        .sign_in()
         .confirm(&body.email, &body.code, client_ip)
         .await?;
-    let user = match state.users.verified(&proven.email).await {
-        Ok(user) => user,
-        Err(e) => {
-            state.codes.release(&proven).await;
-            return Err(e);
-        }
-    };
-    let pair = state.sessions.start(user, proven.place.as_ref()).await?;
     Ok(HttpResponse::Ok().json(pair))
 }

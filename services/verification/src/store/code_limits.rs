@@ -7,8 +7,10 @@
 //! Redis Cluster the counter lives in another hash slot than the address's
 //! keys, so a request takes its place first in a call of its own and gives it
 //! back when the work turns out not to count (`client_limits.rs`). Before, both
-//! deployments took the second path: 5 Redis round trips per login, now 3 on
-//! one node.
+//! deployments took the second path: 5 Redis round trips per login, then 3 on
+//! one node, and 2 since a successful guess's script also stores the new login's
+//! session (`sessions.rs`): the session's key is in yet another slot, so a
+//! cluster stores it in a round trip of its own after the guess.
 
 use std::sync::LazyLock;
 
@@ -18,6 +20,7 @@ use super::{
     Keys,
     client_limits::{self, Place, Reservation, WINDOW_SECS},
     codes::{self, CONFIRM_BODY, Guess, SEND_BODY, SendLimits, SendOutcome},
+    sessions::{self, NewSession},
 };
 
 /// The per-client limit a request counts against: its counter and the limit.
@@ -30,8 +33,9 @@ pub struct ClientLimit {
 /// `KEYS[n]` is the client's counter, `ARGV[m]` its limit and `ARGV[m + 1]` the
 /// window: refused before the decision when full; counted after it when the
 /// decision's outcome is one that counts. The decision's `return`s leave the
-/// inner function, not the script.
-fn with_client_limit(body: &str, key: usize, arg: usize, counts: &str) -> String {
+/// inner function, not the script; `then` runs after the counting, before the
+/// script returns the decision `r`.
+fn with_client_limit(body: &str, key: usize, arg: usize, counts: &str, then: &str) -> String {
     format!(
         r"
 local spent = tonumber(redis.call('GET', KEYS[{key}]) or '0')
@@ -44,6 +48,7 @@ if {counts} then
   redis.call('INCR', KEYS[{key}])
   redis.call('EXPIRE', KEYS[{key}], ARGV[{next}], 'NX')
 end
+{then}
 return r
 ",
         next = arg + 1
@@ -52,11 +57,41 @@ return r
 
 /// A send counts once stored (outcome 0).
 static SEND_LIMITED: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&with_client_limit(SEND_BODY, 4, 6, "r[1] == 0")));
+    LazyLock::new(|| Script::new(&with_client_limit(SEND_BODY, 4, 6, "r[1] == 0", "")));
 
-/// Every guess but a success counts (wrong, no code, burned).
-static CONFIRM_LIMITED: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&with_client_limit(CONFIRM_BODY, 3, 3, "r[1] ~= 1")));
+/// Every guess but a success counts (wrong, no code, burned); a success stores
+/// the new login's session (`KEYS[4]`, `ARGV[5..8]`).
+static CONFIRM_LIMITED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&with_client_limit(
+        CONFIRM_BODY,
+        3,
+        3,
+        "r[1] ~= 1",
+        &sessions::create_in_script(4, 5, "r[1] == 1"),
+    ))
+});
+
+/// A guess at an address's code, from a client, for a login to start on success.
+#[derive(Clone, Copy)]
+pub struct Attempt<'a> {
+    pub email: &'a str,
+    /// The guess's keyed hash (see `codes::CONFIRM_BODY`).
+    pub guess_hash: &'a str,
+    pub max_attempts: u32,
+    pub client: &'a ClientLimit,
+    pub session: &'a NewSession,
+}
+
+/// What a guess decided, and what its caller still has to do on a success.
+#[derive(Debug)]
+pub struct Decided {
+    pub guess: Guess,
+    /// On a cluster, the per-client place a success took, to give back.
+    pub place: Option<Place>,
+    /// The session was stored with the guess (one node); otherwise the caller
+    /// stores it after a success.
+    pub session_stored: bool,
+}
 
 /// Stores a new code for `email` unless the client or the address is over a
 /// limit (`one_node`: all keys on one Redis, see the module).
@@ -98,39 +133,58 @@ pub async fn send<C: ConnectionLike + Send>(
     stored
 }
 
-/// Decides a guess unless the client is over its limit. On a cluster a success
-/// returns the place it took, to give back with the session's write.
+/// Decides a guess unless the client is over its limit; on one node a success
+/// also stores `session`. On a cluster a success returns the place it took, to
+/// give back with the session's write.
 pub async fn guess<C: ConnectionLike + Send>(
     conn: &mut C,
     keys: &Keys,
-    email: &str,
-    guess_hash: &str,
-    max_attempts: u32,
-    client: &ClientLimit,
+    attempt: &Attempt<'_>,
     one_node: bool,
-) -> redis::RedisResult<(Guess, Option<Place>)> {
+) -> redis::RedisResult<Decided> {
+    let Attempt {
+        email,
+        guess_hash,
+        max_attempts,
+        client,
+        session,
+    } = *attempt;
     if one_node {
-        let (outcome, ms): (i64, i64) = CONFIRM_LIMITED
+        let mut invocation = CONFIRM_LIMITED.prepare_invoke();
+        invocation
             .key(keys.code(email))
             .key(keys.cooldown(email))
             .key(&client.key)
             .arg(guess_hash)
             .arg(max_attempts)
             .arg(client.limit)
-            .arg(WINDOW_SECS)
-            .invoke_async(conn)
-            .await?;
-        return Ok((codes::guess_outcome(outcome, ms), None));
+            .arg(WINDOW_SECS);
+        session.bind(keys, &mut invocation);
+        let (outcome, ms): (i64, i64) = invocation.invoke_async(conn).await?;
+        return Ok(Decided {
+            guess: codes::guess_outcome(outcome, ms),
+            place: None,
+            session_stored: true,
+        });
     }
     // The place is taken before the guess is checked and given back on
     // success, so concurrent guesses cannot all slip under the limit.
     let place = match reserve(conn, client).await? {
         Ok(place) => place,
-        Err(retry_after_ms) => return Ok((Guess::ClientLimited { retry_after_ms }, None)),
+        Err(retry_after_ms) => {
+            return Ok(Decided {
+                guess: Guess::ClientLimited { retry_after_ms },
+                place: None,
+                session_stored: false,
+            });
+        }
     };
     match codes::check_guess(conn, keys, email, guess_hash, max_attempts).await {
-        Ok(Guess::Consumed) => Ok((Guess::Consumed, Some(place))),
-        Ok(other) => Ok((other, None)),
+        Ok(guess) => Ok(Decided {
+            place: (guess == Guess::Consumed).then_some(place),
+            guess,
+            session_stored: false,
+        }),
         Err(e) => {
             // Not a failed guess (Redis failed): it must not count.
             release(conn, &place).await;

@@ -1,8 +1,12 @@
 //! Login sessions and their rotating refresh tokens.
 //!
-//! Per login (`sid`) Redis keeps one small hash of fixed size: the user, the
+//! Per login (`sid`) Redis keeps one small hash of fixed size: whose login it is
+//! (the user's address; sessions stored before 2026-12 name the user's id), the
 //! current generation, the SHA-256 of the current refresh secret, and when the
-//! login began. Each refresh bumps the generation and replaces the digest, so a
+//! login began. The owner is the address rather than the id so that, on one Redis
+//! node, the script that checks a successful guess can store the session in the
+//! same round trip, before PostgreSQL has said which user the address is
+//! (`code_limits.rs`). Each refresh bumps the generation and replaces the digest, so a
 //! session stays the same size however often it is refreshed. A token of an
 //! older generation (its tag proves the service issued it) is reuse: the login
 //! ends in the same script that notices it.
@@ -25,28 +29,28 @@ use super::Keys;
 static ROTATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local s = redis.call('HMGET', KEYS[1], 'gen', 'hash', 'user', 'born')
-if not s[1] then return {0, '', 0} end
+local s = redis.call('HMGET', KEYS[1], 'gen', 'hash', 'born')
+if not s[1] then return {0, 0} end
 local gen = tonumber(s[1])
 local presented = tonumber(ARGV[1])
 if presented == gen then
-  if s[2] ~= ARGV[2] then return {0, '', 0} end
-  local ttl = math.min(tonumber(ARGV[4]), tonumber(s[4]) + tonumber(ARGV[5]) - tonumber(ARGV[6]))
+  if s[2] ~= ARGV[2] then return {0, 0} end
+  local ttl = math.min(tonumber(ARGV[4]), tonumber(s[3]) + tonumber(ARGV[5]) - tonumber(ARGV[6]))
   if ttl <= 0 then
     redis.call('UNLINK', KEYS[1])
-    return {0, '', 0}
+    return {0, 0}
   end
   redis.call('HSET', KEYS[1], 'gen', gen + 1, 'hash', ARGV[3])
   redis.call('EXPIRE', KEYS[1], ttl)
-  return {1, s[3], gen + 1}
+  return {1, gen + 1}
 end
 if presented < gen and ARGV[11] == '1' then
   redis.call('UNLINK', KEYS[1])
   redis.call('SET', KEYS[2], ARGV[10], 'EX', ARGV[7])
   redis.call('PUBLISH', ARGV[8], ARGV[9])
-  return {2, s[3], 0}
+  return {2, 0}
 end
-return {0, '', 0}
+return {0, 0}
 ",
     )
 });
@@ -54,7 +58,6 @@ return {0, '', 0}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotation {
     Rotated {
-        user_id: Uuid,
         generation: u64,
     },
     /// An older generation was presented: the login has been ended and announced.
@@ -84,47 +87,91 @@ pub struct Ending<'a> {
     pub message: &'a str,
 }
 
+/// A login's session as it starts: generation 1 of its refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub sid: Uuid,
+    /// The owner: the address the login proved (lower-cased, as stored in `users`).
+    pub email: String,
+    /// The SHA-256 of the first refresh secret.
+    pub digest: String,
+    pub born_unix: i64,
+    pub ttl_secs: u64,
+}
+
+/// Stores a new session in a script, as its `KEYS[key]` and `ARGV[arg..arg + 3]`
+/// (see [`NewSession::bind`]); `when` is the Lua condition under which it is stored.
+pub fn create_in_script(key: usize, arg: usize, when: &str) -> String {
+    format!(
+        r"
+if {when} then
+  redis.call('HSET', KEYS[{key}], 'email', ARGV[{arg}], 'gen', 1, 'hash', ARGV[{digest}], 'born', ARGV[{born}])
+  redis.call('EXPIRE', KEYS[{key}], ARGV[{ttl}])
+end",
+        digest = arg + 1,
+        born = arg + 2,
+        ttl = arg + 3,
+    )
+}
+
+impl NewSession {
+    /// Adds the session's key and arguments to a script invocation made by
+    /// [`create_in_script`], in that order.
+    pub fn bind(&self, keys: &Keys, invocation: &mut redis::ScriptInvocation<'_>) {
+        invocation
+            .key(keys.session(self.sid))
+            .arg(&self.email)
+            .arg(&self.digest)
+            .arg(self.born_unix)
+            .arg(ttl(self.ttl_secs));
+    }
+}
+
 /// Adds a new session to a pipeline, as an atomic block of its own.
-pub fn create_into(
-    pipe: &mut redis::Pipeline,
-    keys: &Keys,
-    sid: Uuid,
-    user_id: Uuid,
-    digest: &str,
-    lifetimes: &Lifetimes,
-) {
-    let key = keys.session(sid);
+pub fn create_into(pipe: &mut redis::Pipeline, keys: &Keys, session: &NewSession) {
+    let key = keys.session(session.sid);
     pipe.cmd("MULTI")
         .ignore()
         .cmd("HSET")
         .arg(&key)
-        .arg("user")
-        .arg(user_id.to_string())
+        .arg("email")
+        .arg(&session.email)
         .arg("gen")
         .arg(1)
         .arg("hash")
-        .arg(digest)
+        .arg(&session.digest)
         .arg("born")
-        .arg(lifetimes.now_unix)
+        .arg(session.born_unix)
         .ignore()
-        .expire(&key, ttl(lifetimes.idle_secs.min(lifetimes.absolute_secs)))
+        .expire(&key, ttl(session.ttl_secs))
         .ignore()
         .cmd("EXEC")
         .ignore();
 }
 
-/// The user of a live session, read before anything changes.
-pub async fn user_of<C: ConnectionLike + Send>(
+/// Whose login a session is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Email(String),
+    /// A session stored before sessions named their owner by address.
+    User(Uuid),
+}
+
+/// The owner of a live session, read before anything changes.
+pub async fn owner_of<C: ConnectionLike + Send>(
     conn: &mut C,
     keys: &Keys,
     sid: Uuid,
-) -> redis::RedisResult<Option<Uuid>> {
-    let user: Option<String> = redis::cmd("HGET")
+) -> redis::RedisResult<Option<Owner>> {
+    let (email, user): (Option<String>, Option<String>) = redis::cmd("HMGET")
         .arg(keys.session(sid))
+        .arg("email")
         .arg("user")
         .query_async(conn)
         .await?;
-    Ok(user.and_then(|u| Uuid::parse_str(&u).ok()))
+    Ok(email
+        .map(Owner::Email)
+        .or_else(|| user.and_then(|u| Uuid::parse_str(&u).ok()).map(Owner::User)))
 }
 
 pub async fn rotate<C: ConnectionLike + Send>(
@@ -134,7 +181,7 @@ pub async fn rotate<C: ConnectionLike + Send>(
     lifetimes: &Lifetimes,
     reuse: &Ending<'_>,
 ) -> redis::RedisResult<Rotation> {
-    let (outcome, user, generation): (i64, String, u64) = ROTATE
+    let (outcome, generation): (i64, u64) = ROTATE
         .key(keys.session(presented.sid))
         .key(keys.revoked_sid(presented.sid))
         .arg(presented.generation)
@@ -150,12 +197,9 @@ pub async fn rotate<C: ConnectionLike + Send>(
         .arg(if presented.genuine { "1" } else { "0" })
         .invoke_async(conn)
         .await?;
-    Ok(match (outcome, Uuid::parse_str(&user)) {
-        (1, Ok(user_id)) => Rotation::Rotated {
-            user_id,
-            generation,
-        },
-        (2, _) => Rotation::Reused,
+    Ok(match outcome {
+        1 => Rotation::Rotated { generation },
+        2 => Rotation::Reused,
         _ => Rotation::Invalid,
     })
 }

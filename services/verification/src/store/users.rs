@@ -4,7 +4,7 @@ use diesel::{
     pg::Pg,
     prelude::*,
     query_builder::{AstPass, Query, QueryFragment, QueryId},
-    sql_types,
+    sql_types::{self, Array},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
@@ -28,31 +28,46 @@ pub struct User {
     pub display_name: String,
 }
 
-/// Creates the user (as `new_id`) on first verification, or marks an existing
-/// one verified now.
-pub async fn upsert_verified(
+/// Creates each address's user (as the `new_ids` at the same place) on its first
+/// verification, or marks an existing one verified now: several addresses in one
+/// statement, one round trip and one commit. `emails` must be distinct (one
+/// statement cannot update a row twice). The users come back in no particular
+/// order.
+pub async fn upsert_verified_many(
     conn: &mut AsyncPgConnection,
-    new_id: Uuid,
-    email: &str,
-    default_display_name: &str,
-) -> QueryResult<User> {
-    let (id, email, display_name) = UpsertVerified {
-        id: new_id,
-        email,
-        display_name: default_display_name,
+    new_ids: &[Uuid],
+    emails: &[&str],
+    default_display_names: &[&str],
+) -> QueryResult<Vec<User>> {
+    let rows = UpsertVerifiedMany {
+        ids: new_ids,
+        emails,
+        display_names: default_display_names,
     }
-    .get_result::<(Uuid, String, String)>(conn)
+    .get_results::<(Uuid, String, String)>(conn)
     .await?;
-    Ok(User {
-        id,
-        email,
-        display_name,
-    })
+    Ok(rows
+        .into_iter()
+        .map(|(id, email, display_name)| User {
+            id,
+            email,
+            display_name,
+        })
+        .collect())
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
     users::table
         .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email))
         .select(User::as_select())
         .first(conn)
         .await
@@ -82,31 +97,31 @@ pub async fn set_display_name(
 // round trip of its own before the one that ran it (PostgreSQL's log showed a new
 // statement name per login; parsing and planning were 17 % of its CPU).
 
-struct UpsertVerified<'a> {
-    id: Uuid,
-    email: &'a str,
-    display_name: &'a str,
+struct UpsertVerifiedMany<'a> {
+    ids: &'a [Uuid],
+    emails: &'a [&'a str],
+    display_names: &'a [&'a str],
 }
 
-impl QueryId for UpsertVerified<'_> {
-    type QueryId = UpsertVerified<'static>;
+impl QueryId for UpsertVerifiedMany<'_> {
+    type QueryId = UpsertVerifiedMany<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl Query for UpsertVerified<'_> {
+impl Query for UpsertVerifiedMany<'_> {
     type SqlType = (sql_types::Uuid, sql_types::Text, sql_types::Text);
 }
 
-impl QueryFragment<Pg> for UpsertVerified<'_> {
+impl QueryFragment<Pg> for UpsertVerifiedMany<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("INSERT INTO users (id, email, display_name) VALUES (");
-        out.push_bind_param::<sql_types::Uuid, _>(&self.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql_types::Text, _>(&self.email)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql_types::Text, _>(&self.display_name)?;
+        out.push_sql("INSERT INTO users (id, email, display_name) SELECT * FROM unnest(");
+        out.push_bind_param::<Array<sql_types::Uuid>, _>(&self.ids)?;
+        out.push_sql("::uuid[], ");
+        out.push_bind_param::<Array<sql_types::Text>, _>(&self.emails)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<sql_types::Text>, _>(&self.display_names)?;
         out.push_sql(
-            ") ON CONFLICT (email) DO UPDATE SET verified_at = now() \
+            "::text[]) ON CONFLICT (email) DO UPDATE SET verified_at = now() \
              RETURNING id, email, display_name",
         );
         Ok(())

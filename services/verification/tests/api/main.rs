@@ -13,3 +13,4 @@ mod operations;
 mod send;
 mod sessions;
 mod tokens;
+mod users;

@@ -164,6 +164,38 @@ async fn logout_failing_midway_in_redis_ends_nothing_and_a_retry_ends_everything
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_session_that_names_its_user_by_id_still_refreshes() {
+    // Sessions stored before they named their owner by address hold the user's
+    // id instead; a rolling upgrade must not log those logins out.
+    let app = spawn_app().await;
+    let pair = app.login(&unique_email("by-id")).await;
+    let sid = sid_of(&app, &s(&pair, "access_token"));
+    let key = verification::store::Keys::new(&app.prefix).session(sid);
+    let mut conn = app.redis_conn().await;
+    let email: Option<String> = redis::cmd("HGET")
+        .arg(&key)
+        .arg("email")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(email.as_deref(), pair["user"]["email"].as_str());
+    let _: () = redis::pipe()
+        .hdel(&key, "email")
+        .ignore()
+        .hset(&key, "user", s(&pair["user"], "id"))
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let resp = app.refresh(&s(&pair, "refresh_token")).await;
+    assert_eq!(resp.status(), 200);
+    let refreshed = json_body(resp).await;
+    assert_eq!(refreshed["user"], pair["user"]);
+    assert_eq!(sid_of(&app, &s(&refreshed, "access_token")), sid);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_login_from_before_generations_keeps_working_after_the_upgrade() {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     use sha2::{Digest, Sha256};
