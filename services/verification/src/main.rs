@@ -5,6 +5,8 @@ use platform::{
 };
 use verification::{config::Config, startup::Application};
 
+/// mimalloc rather than the system allocator: glibc's malloc, free and
+/// consolidation were 11 % of the service's samples under verify-login.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
