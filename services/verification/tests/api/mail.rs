@@ -46,18 +46,10 @@ async fn transient_smtp_failures_are_retried_until_the_mail_is_delivered() {
     assert_eq!(app.send_code(&email).await.status(), 202);
     let mails = app.smtp.wait_for(&email, 1, Duration::from_secs(10)).await;
     assert_eq!(mails.len(), 1, "delivered on the third attempt");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
-    assert!(
-        metrics.contains("verification_mail_failures_total{result=\"retried\"} 2"),
-        "{metrics}"
+    assert_eq!(
+        app.metric("verification_mail_failures_total{result=\"retried\"}")
+            .await,
+        2
     );
 }
 
@@ -202,16 +194,10 @@ async fn a_mail_still_queued_when_its_code_expires_is_not_sent() {
     );
     let mut expired = false;
     for _ in 0..100 {
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .text()
-            .await
-            .unwrap_or_default();
-        if metrics.contains("verification_mail_failures_total{result=\"expired\"} 1") {
+        let dropped = app
+            .metric("verification_mail_failures_total{result=\"expired\"}")
+            .await;
+        if dropped == 1 {
             expired = true;
             break;
         }
