@@ -11,7 +11,9 @@
 //! sign-ins come often enough that another is expected within [`LINGER_MAX`],
 //! the writer waits that long for it before writing, as PostgreSQL's own
 //! `commit_delay` waits only while other transactions are active. A quiet
-//! service never waits.
+//! service never waits. A statement PostgreSQL refuses (not one whose
+//! connection failed) is written again row by row, so one bad row fails only
+//! its own sign-in.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -165,43 +167,57 @@ async fn write(db: &PgPool, metrics: &Metrics, batch: Vec<Pending>) {
             names.push(&pending.display_name);
         }
     }
-    let ids: Vec<Uuid> = emails.iter().map(|_| super::random_uuid()).collect();
-    let written = async {
-        let mut conn = db.get().await?;
-        let users = users::upsert_verified_many(&mut conn, &ids, &emails, &names).await?;
-        Ok::<_, ApiError>(users)
-    }
-    .await;
-    metrics.user_upsert_statements.inc();
     metrics
         .user_upserts
         .inc_by(u64::try_from(batch.len()).unwrap_or(u64::MAX));
-    let users: HashMap<String, User> = match written {
-        Ok(users) => users.into_iter().map(|u| (u.email.clone(), u)).collect(),
-        Err(e) => {
-            let failed = match e {
-                ApiError::Unavailable => Failed::Unavailable,
-                other => {
-                    tracing::error!(error = ?other, rows = emails.len(), "writing users failed");
-                    Failed::Internal
-                }
-            };
-            for pending in batch {
-                let _ = pending.reply.send(Err(failed));
+    let mut answers: HashMap<String, Result<User, Failed>> = HashMap::new();
+    match upsert(db, metrics, &emails, &names).await {
+        Ok(users) => answers.extend(users.into_iter().map(|u| (u.email.clone(), Ok(u)))),
+        Err(Failed::Internal) if emails.len() > 1 => {
+            // PostgreSQL refused the statement, not the connection: one row
+            // (a check a bug let through, a trigger) must not fail the other
+            // sign-ins, so each is written alone and fails on its own.
+            for (email, name) in emails.iter().zip(&names) {
+                let one = upsert(db, metrics, &[email], &[name]).await;
+                let answer = one.and_then(|users| users.into_iter().next().ok_or(Failed::Internal));
+                answers.insert((*email).to_owned(), answer);
             }
-            return;
         }
-    };
+        Err(failed) => answers.extend(emails.iter().map(|e| ((*e).to_owned(), Err(failed)))),
+    }
     for pending in batch {
-        let user = users.get(&pending.email).cloned().ok_or_else(|| {
+        let answer = answers.get(&pending.email).cloned().unwrap_or_else(|| {
             tracing::error!("a written user was not returned");
-            Failed::Internal
+            Err(Failed::Internal)
         });
-        if let Ok(user) = &user {
+        if let Ok(user) = &answer {
             tracing::info!(user_id = %user.id, "email verified");
         }
-        let _ = pending.reply.send(user);
+        let _ = pending.reply.send(answer);
     }
+}
+
+/// One statement for `emails` (distinct); a refusal is logged here, once.
+async fn upsert(
+    db: &PgPool,
+    metrics: &Metrics,
+    emails: &[&str],
+    names: &[&str],
+) -> Result<Vec<User>, Failed> {
+    let ids: Vec<Uuid> = emails.iter().map(|_| super::random_uuid()).collect();
+    metrics.user_upsert_statements.inc();
+    let written = async {
+        let mut conn = db.get().await?;
+        Ok::<_, ApiError>(users::upsert_verified_many(&mut conn, &ids, emails, names).await?)
+    }
+    .await;
+    written.map_err(|e| match e {
+        ApiError::Unavailable => Failed::Unavailable,
+        other => {
+            tracing::error!(error = ?other, rows = emails.len(), "writing users failed");
+            Failed::Internal
+        }
+    })
 }
 
 #[cfg(test)]
