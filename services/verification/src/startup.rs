@@ -136,11 +136,20 @@ impl Application {
             result = &mut server => return finish(result),
             () = shutdown => {}
         }
+        // One budget for the mail: `MAIL_DRAIN_TIMEOUT` from the signal.
+        let drain_by = tokio::time::Instant::now() + self.drain_timeout;
+        // Stop accepting, then let the mail attempts under way on the workers
+        // finish before the workers (whose runtimes they run on) stop.
+        handle.pause().await;
+        self.mail_worker
+            .stop_attempts_on_workers(self.drain_timeout)
+            .await;
         handle.stop(true).await;
         let result = server.await;
         // The server's app state held the last mail queue senders; they are gone
         // now, so the worker sees the queue close once it is empty.
-        self.mail_worker.drain(self.drain_timeout).await;
+        let left = drain_by.saturating_duration_since(tokio::time::Instant::now());
+        self.mail_worker.drain(left).await;
         tracing::info!("verification stopped");
         finish(result)
     }
@@ -162,11 +171,12 @@ struct Parts {
 
 impl Parts {
     /// Runs on the worker's own thread. Each worker gets its own Redis
-    /// connection and its share of the PostgreSQL pool, created on its own
-    /// runtime, so a reply wakes the thread that waits for it. With one
-    /// connection for all, every Redis or PostgreSQL reply first woke the thread
-    /// that owned the socket, which then woke the worker: at 400 logins/s about
-    /// 60 % of the service's CPU went to those thread switches (perf).
+    /// connection, its share of the PostgreSQL pool and its own mail transport,
+    /// created on its own runtime, so a reply wakes the thread that waits for
+    /// it. With one connection for all, every Redis or PostgreSQL reply first
+    /// woke the thread that owned the socket, which then woke the worker: at 400
+    /// logins/s about 60 % of the service's CPU went to those thread switches
+    /// (perf).
     fn for_this_worker(&self) -> AppState {
         let mut database = self.settings.database.clone();
         database.pool_size = database.pool_size.div_ceil(self.settings.workers.max(1));
@@ -185,6 +195,7 @@ impl Parts {
         AppState {
             codes: Codes {
                 redis: redis.clone(),
+                mail: self.codes.mail.for_this_worker(self.settings.workers),
                 ..self.codes.clone()
             },
             sessions: Sessions {
