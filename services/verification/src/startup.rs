@@ -195,7 +195,7 @@ impl Parts {
         AppState {
             codes: Codes {
                 redis: redis.clone(),
-                mail: self.codes.mail.for_this_worker(self.settings.workers),
+                mail: self.codes.mail.for_this_worker(),
                 ..self.codes.clone()
             },
             sessions: Sessions {
