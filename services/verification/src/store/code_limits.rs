@@ -19,7 +19,7 @@ use deadpool_redis::redis::{self, Script, aio::ConnectionLike};
 use super::{
     Keys,
     client_limits::{self, Place, Reservation, WINDOW_SECS},
-    codes::{self, CONFIRM_BODY, Guess, SEND_BODY, SendLimits, SendOutcome},
+    codes::{self, CONFIRM_BODY, ClientCounter, Guess, SendLimits, SendOutcome},
     sessions::{self, NewSession},
 };
 
@@ -44,9 +44,8 @@ local function decide()
 {body}
 end
 local r = decide()
-if {counts} then
-  redis.call('INCR', KEYS[{key}])
-  redis.call('EXPIRE', KEYS[{key}], ARGV[{next}], 'NX')
+if {counts} and redis.call('INCR', KEYS[{key}]) == 1 then
+  redis.call('EXPIRE', KEYS[{key}], ARGV[{next}])
 end
 {then}
 return r
@@ -55,9 +54,14 @@ return r
     )
 }
 
-/// A send counts once stored (outcome 0).
-static SEND_LIMITED: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&with_client_limit(SEND_BODY, 4, 6, "r[1] == 0", "")));
+/// A send counts once stored (outcome 0); its script reads the client's
+/// counter together with the address's (`codes::send_script`).
+static SEND_LIMITED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&codes::send_script(Some(ClientCounter {
+        key: 4,
+        limit: 6,
+    })))
+});
 
 /// Every guess but a success counts (wrong, no code, burned); a success stores
 /// the new login's session (`KEYS[4]`, `ARGV[5..8]`).

@@ -6,23 +6,57 @@ use std::sync::LazyLock;
 
 use super::{Keys, client_limits::WINDOW_SECS};
 
-/// Checks the cooldown and the hourly cap of the address, then counts the send,
-/// starts the cooldown and replaces any pending code. Returns {outcome, ms until
-/// retry}.
-pub(super) const SEND_BODY: &str = r"
-local cooldown = redis.call('PTTL', KEYS[2])
-if cooldown > 0 then return {1, cooldown} end
-local sent = tonumber(redis.call('GET', KEYS[3]) or '0')
-if sent >= tonumber(ARGV[4]) then return {2, redis.call('PTTL', KEYS[3])} end
+/// Where a send script finds the client's hourly counter: `KEYS[key]`, its
+/// limit `ARGV[limit]` and window `ARGV[limit + 1]` (see `code_limits.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ClientCounter {
+    pub key: usize,
+    pub limit: usize,
+}
+
+/// Checks the client's hourly cap (when `client` is given), the address's
+/// cooldown and hourly cap, then counts the send, starts the cooldown and
+/// replaces any pending code. Returns {outcome, ms until retry}: 0 stored, 1
+/// cooldown, 2 the address's cap, 4 the client's.
+///
+/// Every counter is read with one `MGET`, and a counter's expiry is set only
+/// when the send creates it: Redis spends about 4 µs of Lua's own work on each
+/// `redis.call` besides the command (`INFO commandstats`: 33 µs per script at
+/// 1,373 logins/s), and a send made 11 calls where 8 do.
+pub(super) fn send_script(client: Option<ClientCounter>) -> String {
+    let (read_client, check_client, count_client) = match client {
+        Some(ClientCounter { key, limit }) => (
+            format!("KEYS[{key}], "),
+            format!(
+                "if tonumber(v[1] or '0') >= tonumber(ARGV[{limit}]) then return {{4, redis.call('PTTL', KEYS[{key}])}} end\n"
+            ),
+            format!(
+                "if redis.call('INCR', KEYS[{key}]) == 1 then redis.call('EXPIRE', KEYS[{key}], ARGV[{window}]) end\n",
+                window = limit + 1
+            ),
+        ),
+        None => (String::new(), String::new(), String::new()),
+    };
+    let (cooldown, sent) = if client.is_some() { (2, 3) } else { (1, 2) };
+    format!(
+        r"
+local v = redis.call('MGET', {read_client}KEYS[2], KEYS[3])
+{check_client}if v[{cooldown}] then
+  local cooldown = redis.call('PTTL', KEYS[2])
+  if cooldown > 0 then return {{1, cooldown}} end
+end
+if tonumber(v[{sent}] or '0') >= tonumber(ARGV[4]) then return {{2, redis.call('PTTL', KEYS[3])}} end
 if redis.call('INCR', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[5]) end
 if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[2], '1', 'EX', ARGV[3]) end
 redis.call('UNLINK', KEYS[1])
 redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'attempts', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-return {0, 0}
-";
+{count_client}return {{0, 0}}
+"
+    )
+}
 
-static SEND: LazyLock<Script> = LazyLock::new(|| Script::new(SEND_BODY));
+static SEND: LazyLock<Script> = LazyLock::new(|| Script::new(&send_script(None)));
 
 /// A guess, decided in one step: {0} no code, {1} consumed (this caller won any
 /// race), {2} wrong and counted, {3, ms until a new code may be sent} burned (now
