@@ -4,11 +4,13 @@ use anyhow::Context;
 use chat::{Application, Config};
 use platform::env::{LogFormat, load_dotenv};
 
-/// mimalloc rather than the system allocator: under fan-out the system
-/// allocator's paths (malloc, free, consolidation) were 5–6 % of a replica's
-/// samples, and more with read receipts and typing mixed in.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The system allocator, not mimalloc (which the verification service uses):
+// a chat replica's scale is its idle sockets, and with mimalloc each idle
+// socket cost 30.8 KiB of RSS instead of 21.8 (the empty process 36 MiB
+// instead of 17; `make bench` chat-idle, 19,800 sockets). mimalloc saved some
+// of the 5–6 % of fan-out samples glibc's malloc and free take; its
+// `arena_eager_commit=0` option brought the memory back, but it is read when
+// the first arena is made, before `main` could set it.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
