@@ -20,7 +20,11 @@ use std::{
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 
-use super::{Delivery, Next, Queued, attempt_once, transport::Transport};
+use super::{
+    attempt::{Next, Queued, attempt_once},
+    transport::Transport,
+};
+use crate::metrics::Metrics;
 
 /// The attempts under way on the workers.
 #[derive(Default)]
@@ -100,7 +104,7 @@ impl Drop for Handover {
 /// the delivery task can take it.
 pub(super) fn deliver_here(
     transport: Arc<Transport>,
-    delivery: Arc<Delivery>,
+    (max_attempts, metrics): (u32, Arc<Metrics>),
     permit: mpsc::OwnedPermit<Queued>,
     queued: Queued,
     (slot, underway): (OwnedSemaphorePermit, UnderWay),
@@ -113,11 +117,11 @@ pub(super) fn deliver_here(
         let Some(queued) = handover.queued.as_ref() else {
             return;
         };
-        let next = attempt_once(&transport, queued, 1, &delivery).await;
+        let next = attempt_once(&transport, queued, 1, max_attempts, &metrics).await;
         drop((slot, underway));
         match next {
             Next::Done => {
-                delivery.metrics.mail_queue_depth.dec();
+                metrics.mail_queue_depth.dec();
                 handover.finish();
             }
             Next::Retry => {

@@ -60,6 +60,23 @@ fn lifetime(secs: u64) -> String {
 mod tests {
     use super::*;
 
+    /// `MAIL_QUEUE_CAPACITY` counts mails; what bounds its bytes is that a
+    /// mail is small whatever the input: the address is the only part a
+    /// client chooses, and it is at most 254 bytes.
+    #[test]
+    fn a_mail_to_the_longest_address_stays_under_4_kib() {
+        // 64 + 1 + 189 = 254 bytes: three 60-byte labels and a 6-byte one.
+        let label = "b".repeat(60);
+        let to = format!("{}@{label}.{label}.{label}.ex.com", "a".repeat(64));
+        assert_eq!(to.len(), 254);
+        let from: Mailbox = "no-reply@localhost"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mail = verification(&from, &to, "123456", 300).unwrap_or_else(|e| panic!("{to}: {e}"));
+        let size = mail.formatted().len();
+        assert!(size < 4096, "{size} bytes");
+    }
+
     #[test]
     fn lifetime_reads_naturally() {
         assert_eq!(lifetime(300), "5 minutes");

@@ -10,6 +10,7 @@
 //! being retried) after that is dropped, not delivered. A backlog after an SMTP
 //! outage would otherwise mail a burst of dead codes, and users would try them.
 
+mod attempt;
 mod courier;
 mod direct;
 mod failure;
@@ -28,6 +29,7 @@ use tokio::{
     time::Instant,
 };
 
+use self::attempt::{Next, Queued, attempt_once};
 use crate::metrics::Metrics;
 use settings::{MailSettings, TransportKind};
 use transport::Transport;
@@ -35,14 +37,6 @@ use transport::Transport;
 #[derive(Debug, thiserror::Error)]
 #[error("the mail queue is full")]
 pub struct QueueFull;
-
-/// A mail, the moment it is no longer worth delivering, and the attempts
-/// already made at it.
-struct Queued {
-    message: Message,
-    expires_at: Instant,
-    failed_attempts: u32,
-}
 
 /// What delivering needs, shared by the delivery task and every worker.
 struct Delivery {
@@ -132,7 +126,8 @@ impl Slot {
         });
         match slot {
             Some((transport, slot)) => {
-                courier::deliver_here(transport, delivery, permit, queued, slot)
+                let rules = (delivery.max_attempts, Arc::clone(&delivery.metrics));
+                courier::deliver_here(transport, rules, permit, queued, slot);
             }
             None => {
                 permit.send(queued);
@@ -226,50 +221,16 @@ async fn deliver(transport: &Transport, queued: Queued, delivery: &Delivery) {
         if attempt > 1 {
             tokio::time::sleep(backoff(attempt - 1)).await;
         }
-        if attempt_once(transport, &queued, attempt, delivery).await == Next::Done {
-            return;
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Next {
-    /// Delivered, dropped as expired, or failed for good.
-    Done,
-    /// Failed for now: worth another attempt after a backoff.
-    Retry,
-}
-
-/// One attempt at `queued`, counted and logged.
-async fn attempt_once(
-    transport: &Transport,
-    queued: &Queued,
-    attempt: u32,
-    delivery: &Delivery,
-) -> Next {
-    let metrics = &delivery.metrics;
-    if Instant::now() >= queued.expires_at {
-        metrics.mail_failures.with_label_values(&["expired"]).inc();
-        tracing::warn!(
+        let next = attempt_once(
+            transport,
+            &queued,
             attempt,
-            "mail dropped: its code expired before it could be sent"
-        );
-        return Next::Done;
-    }
-    match transport.send(queued.message.clone()).await {
-        Ok(()) => {
-            metrics.mail_sent.inc();
-            Next::Done
-        }
-        Err(failure) if failure.transient && attempt < delivery.max_attempts => {
-            metrics.mail_failures.with_label_values(&["retried"]).inc();
-            tracing::warn!(attempt, reason = %failure.reason, "mail send failed; retrying");
-            Next::Retry
-        }
-        Err(failure) => {
-            metrics.mail_failures.with_label_values(&["dropped"]).inc();
-            tracing::error!(attempt, reason = %failure.reason, "mail send failed; giving up");
-            Next::Done
+            delivery.max_attempts,
+            &delivery.metrics,
+        )
+        .await;
+        if next == Next::Done {
+            return;
         }
     }
 }
