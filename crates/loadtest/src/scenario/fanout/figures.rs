@@ -11,7 +11,11 @@ use crate::{
     targets,
 };
 
-/// Mixed deliveries/s at the best step must be at least this share of alone.
+/// Mixed deliveries/s at the knee must be at least this share of alone's. The
+/// knee, not the best step: past the knee a step that keeps up is chance (mixed
+/// kept up at 50,000/s after missing at 45,000 in `2026-12-08-0226.md`, a best
+/// step 1.02 × alone's), and since the knee is refined to a fifth of a step
+/// (`refine.rs`) it resolves the 10 % the issue asks for.
 pub const MIXED_SHARE: Target = Target::at_least(0.9);
 
 pub fn add(report: &mut Report, mixed: bool) {
@@ -37,7 +41,7 @@ pub fn add(report: &mut Report, mixed: bool) {
             "mixed ÷ alone, deliveries/s at the best step",
             ratio(mixed, alone),
             "",
-            Some(MIXED_SHARE),
+            None,
         );
     }
     if mixed {
@@ -169,7 +173,12 @@ fn steadier_ratios(report: &mut Report, steps: &[Step]) {
         None,
     );
     report.figure("deliveries/s at the knee, mixed", mixed, "per s", None);
-    report.figure("mixed ÷ alone at the knee", ratio(mixed, alone), "", None);
+    report.figure(
+        "mixed ÷ alone at the knee",
+        ratio(mixed, alone),
+        "",
+        Some(MIXED_SHARE),
+    );
     let rate = FIXED_RATES[FIXED_RATES.len() - 1];
     let cpu = |variant: Variant| {
         step_at(steps, Some(variant), rate)
@@ -286,6 +295,34 @@ mod tests {
     }
 
     #[test]
+    fn fine_steps_above_the_knee_move_it_and_are_judged() {
+        let mut report = Report::new("chat-fanout-mixed");
+        report.steps = vec![
+            step(Some("alone"), 40_000.0, 40_000.0, 20.0, true),
+            step(Some("mixed"), 40_000.0, 40_000.0, 30.0, true),
+            step(Some("mixed"), 45_000.0, 45_000.0, 70.0, false),
+            step(Some("alone"), 45_000.0, 45_000.0, 60.0, false),
+            // The fine steps, run after the ramp.
+            step(Some("alone"), 41_000.0, 41_000.0, 30.0, true),
+            step(Some("mixed"), 41_000.0, 41_000.0, 40.0, true),
+            step(Some("mixed"), 42_000.0, 42_000.0, 55.0, false),
+            step(Some("alone"), 42_000.0, 42_000.0, 35.0, true),
+            step(Some("alone"), 43_000.0, 43_000.0, 70.0, false),
+        ];
+        add(&mut report, true);
+        assert_eq!(
+            value(&report, "deliveries/s at the knee, mixed"),
+            Some(41_000.0)
+        );
+        let share = report
+            .figures
+            .iter()
+            .find(|f| f.name == "mixed ÷ alone at the knee");
+        assert_eq!(share.map(|f| f.value), Some(0.98), "41,000 ÷ 42,000");
+        assert_eq!(share.and_then(crate::report::Figure::met), Some(true));
+    }
+
+    #[test]
     fn a_mixed_run_is_judged_against_its_own_alone_steps() {
         let mut report = Report::new("chat-fanout-mixed");
         report.steps = vec![
@@ -314,7 +351,7 @@ mod tests {
         let share = report
             .figures
             .iter()
-            .find(|f| f.name.starts_with("mixed ÷ alone"));
+            .find(|f| f.name == "mixed ÷ alone at the knee");
         assert_eq!(share.map(|f| f.value), Some(0.68));
         assert_eq!(share.and_then(crate::report::Figure::met), Some(false));
         assert_eq!(

@@ -19,6 +19,7 @@
 mod chatter;
 mod client;
 mod figures;
+mod refine;
 mod step;
 
 use std::{
@@ -193,7 +194,7 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
     let rates = ramp.rates();
     let state = Arc::new(State {
         epoch: Instant::now(),
-        steps: (0..rates.len() * variants.len())
+        steps: (0..(rates.len() + refine::FINE_STEPS) * variants.len())
             .map(|_| StepState::default())
             .collect(),
         current: AtomicUsize::new(0),
@@ -239,7 +240,15 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
         reads: args.mixed_frames.contains(&MixedFrame::Read),
         typing: args.mixed_frames.contains(&MixedFrame::Typing),
     };
-    let mut typing = chatter::Typing::new(fleet.writers.len(), chatter::TYPING_EVERY);
+    let mut runner = step::Runner {
+        name: &name,
+        state: &state,
+        fleet: &fleet,
+        plan: &plan,
+        typing: chatter::Typing::new(fleet.writers.len(), chatter::TYPING_EVERY),
+        variants,
+        mixed: args.mixed,
+    };
     let mut kept_up: Vec<Vec<bool>> = vec![Vec::new(); variants.len()];
     let mut active = vec![true; variants.len()];
     for (n, rate) in rates.iter().copied().enumerate() {
@@ -253,29 +262,18 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
                 continue;
             }
             let index = n * variants.len() + v;
-            let variant = variants[v];
-            let label = args.mixed.then_some(variant);
-            let step = step::run(&state, &fleet, &plan, index, n, rate, label, &mut typing).await;
-            eprintln!(
-                "{name} step {}{}: {:.0} msg/s, delivered {:.0}/s, {:?}, {:?}",
-                n + 1,
-                label.map(|v| format!(" {}", v.name())).unwrap_or_default(),
-                rate,
-                step.achieved_per_sec,
-                step.latency
-                    .get("delivery")
-                    .map(|l| (l.p50_ms, l.p99_ms, l.p999_ms)),
-                step.counts
-            );
+            let step = runner.step(index, (n + 1).to_string(), rate, v).await;
             kept_up[v].push(step.kept_up);
-            let closed = state.closed.load(Ordering::Relaxed) > 0;
-            active[v] = !closed && goes_on(&kept_up[v], step.offered_per_sec);
+            active[v] = !runner.closed() && goes_on(&kept_up[v], step.offered_per_sec);
             report.steps.push(step);
         }
         if !active.iter().any(|a| *a) {
             break;
         }
     }
+    let first_free = rates.len() * variants.len();
+    let fine = refine::climb(&mut runner, &rates, &kept_up, first_free).await;
+    report.steps.extend(fine);
     drop(fleet);
     tasks.abort_all();
 
@@ -286,6 +284,11 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> anyhow::Result<Report> {
     }
     report.note("offered and achieved are message deliveries per second (messages × room members, the sender's own copy included); latency counts from each message's scheduled send time to its arrival at each member");
     report.note("the ramp always reaches 40,000 deliveries/s, and past that goes on until two steps in a row did not keep up (p99 under 50 ms, none missing, ids in order): one step's tail on this shared machine is not the end of a run");
+    report.note(format!(
+        "then each variant climbs again from its knee (the highest step below the first one that did not keep up) in {n} steps of 1/{d} of the ramp's, numbered after the knee's (7.1, 7.2, …), until one does not keep up: the knee is known to 1/{d} of a step",
+        n = refine::FINE_STEPS,
+        d = refine::FINE_STEPS + 1
+    ));
     if args.mixed {
         report.note(format!(
             "each rate runs twice on the same sockets, back to back, the order alternating: alone, and mixed (every socket marks what it received read, at most every {} ms; a sender sends typing before a message, at most once every {} s); read and typing frames are counted apart from the messages",
