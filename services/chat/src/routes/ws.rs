@@ -131,8 +131,13 @@ async fn connect(
     }
     let admission = socket::Admission::take(&state.sockets, &claims)
         .map_err(|_| ApiError::TooManySockets(state.sockets.limits.max_sockets_per_user))?;
-    let (response, session, stream) = actix_ws::handle(req, body)
+    // actix-ws answers the handshake and decodes the client's frames; what
+    // the socket sends goes through its own body (`socket/outbound.rs`).
+    let (response, _session, stream) = actix_ws::handle(req, body)
         .map_err(|e| ApiError::InvalidRequest(format!("expected a WebSocket upgrade: {e}")))?;
+    let (response, replaced) = response.into_parts();
+    let (session, body) = socket::Outbound::new(socket::SEND_BUFFER_BYTES, replaced);
+    let response = response.set_body(body).map_into_boxed_body();
     let stream = stream.max_frame_size(state.sockets.limits.max_frame_bytes);
     tracing::debug!(
         user = %claims.sub,

@@ -98,14 +98,14 @@ impl Connection {
         match started {
             Started::Stale => Ok(()),
             Started::Live(buffered) => {
-                self.send(joined).await?;
+                self.send(&joined).await?;
                 for delivery in buffered {
                     self.send_live(&delivery).await?;
                 }
                 Ok(())
             }
             Started::Replay { after, upto } => {
-                self.send(joined).await?;
+                self.send(&joined).await?;
                 self.replays.push_back(ReplayRequest {
                     room,
                     generation,
@@ -151,7 +151,7 @@ impl Connection {
                     self.awaiting_echo.push((Arc::from(m.room.as_str()), m.id));
                     return Ok(());
                 }
-                self.send(ServerFrame::message(&m).encode()).await
+                self.send(&ServerFrame::message(&m).encode()).await
             }
             Err(e) => self.reply_error(&e).await,
         }
@@ -163,7 +163,7 @@ impl Connection {
             // Events are outside the message order: a room's to the sockets
             // that have been told `joined`, a user's to every socket.
             Kind::RoomEvent if !self.rooms.is_started(&delivery.room) => return Ok(()),
-            Kind::RoomEvent | Kind::UserEvent => return self.send(delivery.frame.clone()).await,
+            Kind::RoomEvent | Kind::UserEvent => return self.send(&delivery.frame).await,
         }
         match self.rooms.on_live(delivery) {
             Live::Send => self.send_live(delivery).await,
@@ -179,7 +179,7 @@ impl Connection {
 
     /// Sends a message frame the room's order allows here.
     async fn send_live(&mut self, delivery: &Delivery) -> Result<(), Stop> {
-        self.send(delivery.frame.clone()).await?;
+        self.send(&delivery.frame).await?;
         self.sent_message(&delivery.room, delivery.id);
         Ok(())
     }
@@ -244,7 +244,7 @@ impl Connection {
             ));
         };
         for message in &messages {
-            self.send(ServerFrame::message(message).encode()).await?;
+            self.send(&ServerFrame::message(message).encode()).await?;
             self.sent_message(&message.room, message.id);
         }
         let complete = i64::try_from(messages.len()).unwrap_or(i64::MAX) < REPLAY_PAGE;

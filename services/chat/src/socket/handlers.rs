@@ -108,7 +108,7 @@ impl Connection {
         }
         let handled = match parsed {
             Err(e) => Err(e),
-            Ok(ClientFrame::Ping) => return self.send(ServerFrame::Pong.encode()).await,
+            Ok(ClientFrame::Ping) => return self.send(&ServerFrame::Pong.encode()).await,
             Ok(ClientFrame::Send {
                 room,
                 body,
@@ -124,7 +124,7 @@ impl Connection {
                 Ok(room) => {
                     return self
                         .send(
-                            ServerFrame::Left {
+                            &ServerFrame::Left {
                                 room: room.as_str(),
                             }
                             .encode(),
@@ -256,6 +256,6 @@ impl Connection {
     }
 
     pub(super) async fn reply_error(&mut self, error: &FrameError) -> Result<(), Stop> {
-        self.send(ServerFrame::error(error).encode()).await
+        self.send(&ServerFrame::error(error).encode()).await
     }
 }

@@ -7,6 +7,7 @@ mod admission;
 mod event;
 mod events;
 mod handlers;
+mod outbound;
 mod rooms;
 
 use std::{
@@ -16,14 +17,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_ws::{CloseReason, MessageStream, Session};
+use actix_ws::{CloseReason, MessageStream};
 use auth::{Claims, RevocationKeys};
 use bytes::BytesMut;
-use bytestring::ByteString;
 use futures_util::{FutureExt, StreamExt, stream::FuturesUnordered};
 use tokio_util::sync::CancellationToken;
 
 pub use self::admission::Admission;
+pub use self::outbound::Outbound;
 use self::{
     event::{Event, ReplayRequest},
     rooms::{BufferLimits, Rooms},
@@ -43,6 +44,12 @@ use crate::{
 /// Most live frames sent in one turn of the loop: actix-ws queues 32 frames
 /// per socket, so more would only wait for the connection task anyway.
 const LIVE_RUN_MAX: usize = 32;
+
+/// Bytes a socket's frames may take in its connection's send buffer before a
+/// write waits (`outbound.rs`): a turn's run of [`LIVE_RUN_MAX`] frames of a
+/// few hundred bytes each goes out in one write, and a stalled client holds at
+/// most this much beyond actix-http's own buffer and the kernel's.
+pub const SEND_BUFFER_BYTES: usize = 64 << 10;
 
 /// How long a close frame may wait for room in a stalled socket's send queue.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -92,7 +99,7 @@ struct Connection {
     ctx: Arc<SocketContext>,
     id: SocketId,
     claims: Claims,
-    session: Session,
+    session: Outbound,
     kill: Arc<Kill>,
     url_room: RoomName,
     rooms: Rooms,
@@ -125,7 +132,7 @@ pub fn spawn(
     claims: Claims,
     room: RoomName,
     since: Option<i64>,
-    session: Session,
+    session: Outbound,
     stream: MessageStream,
 ) {
     let (ctx, id, kill, inbox) = admission.into_parts();
@@ -259,7 +266,7 @@ impl Connection {
     }
 
     /// Every write races the kill switch and the silence deadline (see [`guarded`]).
-    async fn send(&mut self, frame: ByteString) -> Result<(), Stop> {
+    async fn send(&mut self, frame: &str) -> Result<(), Stop> {
         let deadline = self.silence_deadline();
         let sent = guarded(&self.kill, deadline, self.session.text(frame)).await;
         sent.map_err(|i| self.interrupted(i))
@@ -292,7 +299,7 @@ impl Connection {
         }
     }
 
-    async fn finish(self, stop: Stop) {
+    async fn finish(mut self, stop: Stop) {
         let reason = match stop {
             Stop::Close(code, description) => {
                 tracing::debug!(?code, description, "closing socket");
@@ -323,7 +330,7 @@ enum Interrupted {
 async fn guarded(
     kill: &Kill,
     deadline: Instant,
-    write: impl Future<Output = Result<(), actix_ws::Closed>>,
+    write: impl Future<Output = Result<(), outbound::Closed>>,
 ) -> Result<(), Interrupted> {
     if kill.is_killed() {
         return Err(Interrupted::Killed);
