@@ -41,8 +41,9 @@ use crate::{
     store::Store,
 };
 
-/// Most live frames sent in one turn of the loop: actix-ws queues 32 frames
-/// per socket, so more would only wait for the connection task anyway.
+/// Most live frames sent in one turn of the loop, so that a long backlog does
+/// not keep the loop's other arms (the client's frames, the kill switch)
+/// waiting; the turn's frames leave in one write all the same.
 const LIVE_RUN_MAX: usize = 32;
 
 /// Bytes a socket's frames may take in its connection's send buffer before a
@@ -223,8 +224,9 @@ impl Connection {
     }
 
     /// Sends `first` and whatever else is already queued (up to [`LIVE_RUN_MAX`])
-    /// before going back to the loop: the frames wait together in actix-ws's
-    /// queue, so actix-http writes them with one syscall instead of one each.
+    /// before going back to the loop: the frames wait together in the send
+    /// buffer (`outbound.rs`), so actix-http writes them with one syscall
+    /// instead of one each.
     async fn on_live_run(&mut self, first: &Arc<Delivery>, inbox: &mut Inbox) -> Result<(), Stop> {
         self.on_live(first).await?;
         for _ in 1..LIVE_RUN_MAX {
@@ -336,7 +338,7 @@ async fn guarded(
         return Err(Interrupted::Killed);
     }
     let mut write = std::pin::pin!(write);
-    // Almost every write finds room in actix-ws's queue and is done at once;
+    // Almost every write finds room in the send buffer and is done at once;
     // only one that would wait needs the timer (a timer-wheel insert and removal
     // per frame otherwise) and a waiter on the kill switch.
     if let Some(sent) = (&mut write).now_or_never() {
