@@ -38,10 +38,21 @@ impl Connection {
             Message::Text(text) => self.on_text(&text).await,
             Message::Binary(_) => self.refuse_binary().await,
             Message::Continuation(item) => self.on_fragment(item).await,
-            Message::Ping(payload) => self.pong(&payload).await,
+            Message::Ping(payload) => self.on_ping(&payload).await,
             Message::Pong(_) | Message::Nop => Ok(()),
             Message::Close(reason) => Err(Stop::ClientClosed(reason)),
         }
+    }
+
+    /// A WebSocket ping counts against the limit of non-message frames like
+    /// any other: answered within it, ignored past it (RFC 6455, 5.5.3 lets an
+    /// endpoint answer only the latest of several pings), so a flood of pings
+    /// does not buy a pong each.
+    async fn on_ping(&mut self, payload: &[u8]) -> Result<(), Stop> {
+        if !self.control.try_take(std::time::Instant::now()) {
+            return Ok(());
+        }
+        self.pong(payload).await
     }
 
     async fn refuse_binary(&mut self) -> Result<(), Stop> {

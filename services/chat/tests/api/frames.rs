@@ -195,6 +195,34 @@ async fn other_frames_have_a_limit_of_their_own_that_spares_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_websocket_pings_gets_pongs_only_within_the_limit() {
+    let app = spawn_cluster(1, |c| {
+        c.limits.control_rate_per_sec = 1;
+        c.limits.control_burst = 3;
+    })
+    .await;
+    let mut a = app.connect(0, "/ws/chat/", &User::new("ann")).await;
+    for n in 0..20u8 {
+        a.ws.send(Message::Ping(vec![n].into()))
+            .await
+            .expect("ping sent");
+    }
+    let mut pongs = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+    while let Ok(Some(Ok(frame))) =
+        tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut a.ws)).await
+    {
+        if let Message::Pong(payload) = frame {
+            pongs.push(payload.to_vec());
+        }
+    }
+    assert_eq!(pongs, [[0], [1], [2]], "the burst's pongs, then none");
+    a.say("still open").await;
+    assert_eq!(a.next_message().await["message"], "still open");
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_frame_over_max_frame_bytes_closes_with_1009() {
     let app = spawn_cluster(1, |c| c.limits.max_frame_bytes = 1024).await;
     let mut a = app.connect(0, "/ws/chat/", &User::new("ann")).await;
