@@ -60,6 +60,18 @@ impl Shared {
             reader.wake();
         }
     }
+
+    fn wake_writer(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            writer.wake();
+        }
+    }
+
+    /// Nothing more will be written: the body ends once the buffer is out.
+    fn end(&mut self) {
+        self.closing = true;
+        self.wake_reader();
+    }
 }
 
 /// The socket task's end.
@@ -115,8 +127,7 @@ impl Outbound {
         });
         let mut shared = self.shared.borrow_mut();
         Parser::write_close(&mut shared.buf, reason, false);
-        shared.closing = true;
-        shared.wake_reader();
+        shared.end();
         Ok(())
     }
 
@@ -145,9 +156,7 @@ impl Drop for Outbound {
     /// The socket's task is done: the body ends after what is buffered, which
     /// ends the connection.
     fn drop(&mut self) {
-        let mut shared = self.shared.borrow_mut();
-        shared.closing = true;
-        shared.wake_reader();
+        self.shared.borrow_mut().end();
     }
 }
 
@@ -169,9 +178,7 @@ impl MessageBody for Body {
             // (chat-idle: 23.2 KiB per socket, 22.0 taken, 21.9 through
             // actix-ws, which takes it too).
             let bytes = std::mem::take(&mut shared.buf).freeze();
-            if let Some(writer) = shared.writer.take() {
-                writer.wake();
-            }
+            shared.wake_writer();
             return Poll::Ready(Some(Ok(bytes)));
         }
         if shared.closing {
@@ -183,12 +190,11 @@ impl MessageBody for Body {
 }
 
 impl Drop for Body {
+    /// The connection is gone: a waiting write fails.
     fn drop(&mut self) {
         let mut shared = self.shared.borrow_mut();
         shared.gone = true;
-        if let Some(writer) = shared.writer.take() {
-            writer.wake();
-        }
+        shared.wake_writer();
     }
 }
 
