@@ -49,7 +49,9 @@ const LIVE_RUN_MAX: usize = 32;
 /// Bytes a socket's frames may take in its connection's send buffer before a
 /// write waits (`outbound.rs`): a turn's run of [`LIVE_RUN_MAX`] frames of a
 /// few hundred bytes each goes out in one write, and a stalled client holds at
-/// most this much beyond actix-http's own buffer and the kernel's.
+/// most this much, and the one frame that crossed it (24 KiB at the longest
+/// message), beyond actix-http's own buffer and the kernel's: where actix-ws's
+/// channel of 32 frames could hold 32 of the longest.
 pub const SEND_BUFFER_BYTES: usize = 64 << 10;
 
 /// How long a close frame may wait for room in a stalled socket's send queue.
